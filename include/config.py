@@ -1,0 +1,127 @@
+"""Settings: one place that says where data comes from, where it goes, and which key hides PII.
+
+Precedence: explicit arguments (CLI flags) > environment variables > defaults. Under Airflow the
+pseudonymisation key may also come from the connection ``vigil_pseudonymisation`` (its password).
+Secrets are never read from code or committed files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["demo", "production"]
+
+#: Keys shorter than this are refused: HMAC-SHA256 is only as strong as its key.
+MIN_KEY_BYTES = 32
+KEY_ENV = "VIGIL_PSEUDONYMISATION_KEY"
+KEY_CONNECTION_ID = "vigil_pseudonymisation"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used as it stands; the message says what to set."""
+
+
+def is_postgres_url(warehouse: str) -> bool:
+    return warehouse.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing: str = "landing"
+    warehouse: str = "warehouse/vigil.duckdb"  # a DuckDB file path, or a postgresql:// URL
+    out: Path = Path("vigil_out")
+    mode: Mode = "production"
+    source: Literal["landing", "sql"] = "landing"
+    source_url: str | None = None  # SQLAlchemy URL of the SQL source
+    source_queries: Path | None = None  # YAML: {feed: {table: "SELECT ... WHERE d = :feed_date"}}
+    pseudonymisation_key: bytes | None = field(default=None, repr=False)
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = dict(os.environ if env is None else env)
+        key = env.get(KEY_ENV)
+        values = dict(
+            landing=env.get("VIGIL_LANDING", cls.landing),
+            warehouse=env.get("VIGIL_WAREHOUSE", cls.warehouse),
+            out=Path(env.get("VIGIL_OUT", str(cls.out))),
+            mode=env.get("VIGIL_MODE", cls.mode),
+            source=env.get("VIGIL_SOURCE", cls.source),
+            source_url=env.get("VIGIL_SOURCE_URL") or None,
+            source_queries=Path(env["VIGIL_SOURCE_QUERIES"]) if env.get("VIGIL_SOURCE_QUERIES") else None,
+            pseudonymisation_key=key.encode() if key else None,
+            duckdb_memory_limit=env.get("VIGIL_DUCKDB_MEMORY_LIMIT", cls.duckdb_memory_limit),
+            duckdb_threads=int(env["VIGIL_DUCKDB_THREADS"]) if env.get("VIGIL_DUCKDB_THREADS") else None,
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values["out"], str):
+            values["out"] = Path(values["out"])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.mode not in ("demo", "production"):
+            raise ConfigError(f"VIGIL_MODE must be 'demo' or 'production', not {self.mode!r}")
+        if self.source not in ("landing", "sql"):
+            raise ConfigError(f"VIGIL_SOURCE must be 'landing' or 'sql', not {self.source!r}")
+        if self.source == "sql" and not (self.source_url and self.source_queries):
+            raise ConfigError("a SQL source needs VIGIL_SOURCE_URL and VIGIL_SOURCE_QUERIES")
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def warehouse_is_postgres(self) -> bool:
+        return is_postgres_url(self.warehouse)
+
+    @property
+    def demo_key_path(self) -> Path:
+        return self.out / "demo-pseudonymisation.key"
+
+    def resolve_key(self) -> bytes:
+        """The pseudonymisation key, from the environment or Airflow; in demo mode a local one.
+
+        Production never falls back to an unkeyed or generated key: tokens must stay stable and
+        secret across nights, so a missing key stops the run before anything is read.
+        """
+        key = self.pseudonymisation_key or _key_from_airflow_connection()
+        if key:
+            if len(key) < MIN_KEY_BYTES:
+                raise ConfigError(f"{KEY_ENV} must be at least {MIN_KEY_BYTES} bytes long (got {len(key)})")
+            return key
+        if self.mode == "production":
+            raise ConfigError(
+                f"no pseudonymisation key: set {KEY_ENV} (at least {MIN_KEY_BYTES} bytes) or the Airflow "
+                f"connection '{KEY_CONNECTION_ID}' (password field). Production never runs without one."
+            )
+        path = self.demo_key_path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written once and reused, so tokens stay stable across demo nights.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            log.warning("DEMO MODE: generated a local pseudonymisation key at %s (never use this in production)", path)
+        return path.read_text().strip().encode()
+
+
+def _key_from_airflow_connection() -> bytes | None:
+    """The key from the Airflow connection, when running under Airflow with one configured."""
+    if not (os.environ.get("AIRFLOW_CTX_DAG_ID") or os.environ.get(f"AIRFLOW_CONN_{KEY_CONNECTION_ID.upper()}")):
+        return None
+    try:
+        from airflow.sdk import Connection
+
+        password = Connection.get(KEY_CONNECTION_ID).password
+    except Exception:  # no such connection: the caller reports the missing key
+        return None
+    return password.encode() if password else None

@@ -1,0 +1,293 @@
+"""Warehouse access: the raw layer, partition loads, and checksums, on DuckDB or PostgreSQL.
+
+A night's data for one feed lands in one transaction: every table of the feed has its partition
+for date D replaced (deleted and inserted) together, or nothing changes. A partition whose source
+file is byte-identical to what is already loaded is left as it is, so rerunning a night is a no-op
+and every table stays byte-identical.
+
+DuckDB: one file, one writing process. Callers open a connection per step and close it before the
+next step (dbt) opens the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from vigil.config import is_postgres_url
+from vigil.transforms.contract import LINEAGE_COLUMNS, TABLES, TABLES_BY_FEED, Table, raw_table_ddl
+from vigil.transforms.reader import StagedTable
+
+log = logging.getLogger(__name__)
+
+RAW_SCHEMA = "raw"
+LEDGER = f"{RAW_SCHEMA}._vigil_loads"
+LEDGER_DDL = f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
+    feed VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    feed_date DATE NOT NULL,
+    source_file VARCHAR NOT NULL,
+    source_sha256 VARCHAR NOT NULL,
+    row_count BIGINT NOT NULL,
+    stale BOOLEAN NOT NULL,
+    run_id VARCHAR NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (feed, table_name, feed_date)
+)"""
+
+
+@dataclass
+class TableLoad:
+    table: str
+    rows: int
+    action: str  # "loaded" | "unchanged" (same file already loaded for that date)
+    stale: bool  # byte-identical to the previous night's delivery
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _contract_columns(t: Table) -> list[str]:
+    return [c.warehouse_name for c in t.columns]
+
+
+def _all_columns(t: Table) -> list[str]:
+    return _contract_columns(t) + [name for name, _ in LINEAGE_COLUMNS]
+
+
+class Warehouse:
+    """Common behaviour; subclasses provide connections and the bulk insert."""
+
+    url: str
+
+    @staticmethod
+    def open(url: str, *, memory_limit: str = "4GB", threads: int | None = None) -> Warehouse:
+        if is_postgres_url(url):
+            return PostgresWarehouse(url)
+        return DuckDBWarehouse(Path(url), memory_limit=memory_limit, threads=threads)
+
+    # Subclass hooks --------------------------------------------------------------------------
+    def connect(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _bulk_insert(self, con, t: Table, staged: StagedTable, lineage: dict) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _fetchall(self, con, sql: str, params=()) -> list[tuple]:
+        return con.execute(sql, params).fetchall()
+
+    # Shared ------------------------------------------------------------------------------------
+    def ensure_raw_schema(self, con) -> None:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        for t in TABLES:
+            con.execute(raw_table_ddl(t, RAW_SCHEMA))
+        con.execute(LEDGER_DDL)
+
+    def load_feed(self, feed: str, date: dt.date, staged: list[StagedTable], *, run_id: str, loaded_at: dt.datetime) -> list[TableLoad]:
+        """Replace date D's partition of every table of `feed` in one transaction."""
+        by_table = {s.table: s for s in staged}
+        results: list[TableLoad] = []
+        with self.transaction() as con:
+            self.ensure_raw_schema(con)
+            for t in TABLES_BY_FEED[feed]:
+                s = by_table.get(t.name)
+                if s is None:
+                    continue
+                current = self._fetchall(
+                    con,
+                    f"SELECT source_sha256 FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date = %s",
+                    (feed, t.name, date),
+                )
+                previous = self._fetchall(
+                    con,
+                    f"SELECT source_sha256 FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date < %s "
+                    f"ORDER BY feed_date DESC LIMIT 1",
+                    (feed, t.name, date),
+                )
+                stale = bool(previous) and previous[0][0] == s.sha256
+                if current and current[0][0] == s.sha256:
+                    results.append(TableLoad(t.name, s.rows, "unchanged", stale))
+                    continue
+                con.execute(f"DELETE FROM {RAW_SCHEMA}.{t.raw_table} WHERE _feed_date = %s", (date,))
+                lineage = dict(
+                    _feed_date=date, _source_file=s.source_file, _source_sha256=s.sha256,
+                    _loaded_at=loaded_at, _run_id=run_id,
+                )
+                self._bulk_insert(con, t, s, lineage)
+                con.execute(f"DELETE FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date = %s", (feed, t.name, date))
+                con.execute(
+                    f"INSERT INTO {LEDGER} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (feed, t.name, date, s.source_file, s.sha256, s.rows, stale, run_id, loaded_at),
+                )
+                results.append(TableLoad(t.name, s.rows, "loaded", stale))
+        return results
+
+    def table_checksums(self, schemas: tuple[str, ...]) -> dict[str, tuple[int, str]]:
+        """(row count, md5 of all rows in a canonical order) per table: equal means same contents."""
+        with self.connection() as con:
+            return {name: self._checksum(con, name) for name in self.list_tables(con, schemas)}
+
+    def list_tables(self, con, schemas: tuple[str, ...]) -> list[str]:
+        placeholders = ", ".join(["%s"] * len(schemas))
+        rows = self._fetchall(
+            con,
+            f"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ({placeholders}) "
+            f"AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+            tuple(schemas),
+        )
+        return [f"{s}.{t}" for s, t in rows]
+
+    def _checksum(self, con, table: str) -> tuple[int, str]:  # pragma: no cover - per engine
+        raise NotImplementedError
+
+
+class DuckDBWarehouse(Warehouse):
+    def __init__(self, path: Path, *, memory_limit: str = "4GB", threads: int | None = None):
+        self.path = Path(path)
+        self.url = str(path)
+        self.memory_limit, self.threads = memory_limit, threads
+
+    def connect(self, read_only: bool = False):
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path), read_only=read_only)
+        configure_duckdb(con, memory_limit=self.memory_limit, threads=self.threads, spill_dir=self.path.parent)
+        return _DuckDBCursor(con)
+
+    @contextlib.contextmanager
+    def connection(self, read_only: bool = True):
+        con = self.connect(read_only=read_only and self.path.exists())
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        con = self.connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
+    def _bulk_insert(self, con, t: Table, staged: StagedTable, lineage: dict) -> None:
+        contract = ", ".join(_contract_columns(t))
+        con.execute(
+            f"INSERT INTO {RAW_SCHEMA}.{t.raw_table} ({', '.join(_all_columns(t))}) "
+            f"SELECT {contract}, %s, %s, %s, _source_line, %s, %s FROM read_parquet(%s)",
+            (lineage["_feed_date"], lineage["_source_file"], lineage["_source_sha256"],
+             lineage["_loaded_at"], lineage["_run_id"], staged.staged_path),
+        )
+
+    def _checksum(self, con, table: str) -> tuple[int, str]:
+        rows = con.execute(
+            f"SELECT count(*), coalesce(md5(string_agg(r, chr(10) ORDER BY r)), '') "
+            f"FROM (SELECT CAST(t AS VARCHAR) AS r FROM {table} AS t)"
+        ).fetchall()
+        return int(rows[0][0]), rows[0][1]
+
+
+class _DuckDBCursor:
+    """Lets shared code use %s placeholders on DuckDB (which wants ?) and always drains results."""
+
+    def __init__(self, con):
+        self.raw = con
+
+    def execute(self, sql: str, params=()):
+        self.raw.execute(sql.replace("%s", "?"), list(params))
+        return self
+
+    def fetchall(self):
+        return self.raw.fetchall()
+
+    def close(self):
+        self.raw.close()
+
+
+def configure_duckdb(con, *, memory_limit: str = "4GB", threads: int | None = None, spill_dir: Path | None = None) -> None:
+    """Bounded memory with spill to disk, UTC everywhere (dates must not shift with the host's zone)."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if spill_dir is not None:
+        con.execute(f"SET temp_directory = '{Path(spill_dir) / '.duckdb_spill'}'")
+
+
+class PostgresWarehouse(Warehouse):
+    def __init__(self, url: str):
+        self.url = url
+
+    @property
+    def dsn(self) -> str:
+        return self.url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://", 1)
+
+    def connect(self):
+        import psycopg
+
+        con = psycopg.connect(self.dsn, autocommit=False)
+        con.execute("SET TIME ZONE 'UTC'")
+        return con
+
+    @contextlib.contextmanager
+    def connection(self, read_only: bool = True):
+        con = self.connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        con = self.connect()
+        try:
+            with con.transaction():
+                yield con
+        finally:
+            con.close()
+
+    def _bulk_insert(self, con, t: Table, staged: StagedTable, lineage: dict) -> None:
+        """Stream the staged Parquet into COPY in batches: bounded memory whatever the table's size."""
+        import pyarrow.csv as pacsv
+
+        reader = duckdb.connect()
+        try:
+            configure_duckdb(reader)
+            contract = ", ".join(_contract_columns(t))
+            result = reader.execute(
+                f"SELECT {contract}, ?::DATE, ?, ?, _source_line, ?::TIMESTAMPTZ, ? FROM read_parquet(?)",
+                [lineage["_feed_date"], lineage["_source_file"], lineage["_source_sha256"],
+                 lineage["_loaded_at"], lineage["_run_id"], staged.staged_path],
+            )
+            batches = result.fetch_record_batch(100_000)
+            options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+            columns = ", ".join(_all_columns(t))
+            with con.cursor().copy(f"COPY {RAW_SCHEMA}.{t.raw_table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+                for batch in batches:
+                    sink = pa_buffer()
+                    pacsv.write_csv(batch, sink, write_options=options)
+                    copy.write(sink.getvalue().to_pybytes())
+        finally:
+            reader.close()
+
+    def _checksum(self, con, table: str) -> tuple[int, str]:
+        rows = con.execute(
+            f"SELECT count(*), coalesce(md5(string_agg(r, chr(10) ORDER BY r)), '') FROM (SELECT t::text AS r FROM {table} AS t) s"
+        ).fetchall()
+        return int(rows[0][0]), rows[0][1]
+
+
+def pa_buffer():
+    import pyarrow as pa
+
+    return pa.BufferOutputStream()

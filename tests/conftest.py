@@ -1,0 +1,141 @@
+"""Shared fixtures: an isolated Airflow home, fresh PostgreSQL databases, small valid landing nights."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Airflow reads its configuration at import time: isolate it before any test imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="vigil-airflow-"))
+os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}")
+os.environ.pop("VIGIL_PSEUDONYMISATION_KEY", None)  # each test states the key it uses
+
+TEST_KEY = b"test-key-0123456789abcdef0123456789abcdef"
+PG_ADMIN_DSN = os.environ.get("VIGIL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from vigil.config import Settings
+
+    return Settings(
+        landing=str(tmp_path / "landing"),
+        warehouse=str(tmp_path / "warehouse" / "vigil.duckdb"),
+        out=tmp_path / "out",
+        mode="production",
+        pseudonymisation_key=TEST_KEY,
+        duckdb_memory_limit="1GB",
+    )
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database on the local server, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"vigil_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --------------------------------------------------------------------------- a small valid night
+
+D = dt.date(2026, 3, 2)
+
+MINIMAL_NIGHT: dict[str, dict[str, list[dict]]] = {
+    "hr": {
+        "employees": [
+            dict(employee_id="000101", full_name="Anna Smith", national_id="AB123456C", email="anna@bank.test",
+                 department="Payments", position="Clerk", manager_id="000103", employment_type="permanent",
+                 hire_date="2019-04-01", status="active"),
+            dict(employee_id="000102", full_name="Bo Chen", national_id="CANARY-NID-9001", email="bo@bank.test",
+                 department="Private Banking", position="Relationship Manager", manager_id="000103",
+                 employment_type="fixed_term", hire_date="2021-01-04", contract_end_date="2026-04-30",
+                 status="terminated", notice_date="2026-02-01", termination_date="2026-02-27",
+                 termination_reason="resignation"),
+            dict(employee_id="000103", full_name="Cai Wen", national_id="EF 345-678", email="cai@bank.test",
+                 department="Payments", position="Head of Payments", employment_type="permanent",
+                 hire_date="2015-09-01", status="active"),
+        ],
+        "performance": [dict(employee_id="000101", period_end="2025-12-31", rating="4")],
+        "job_changes": [],
+        "assets": [dict(asset_id="A1", employee_id="000102", asset_type="laptop", issued_date="2021-01-04")],
+    },
+    "iam": {
+        "accounts": [
+            dict(account_id="u101", system="AD", username="asmith", employee_id="000101", status="enabled",
+                 is_privileged="false", created_at="2019-04-01T08:00:00Z", last_login_at="2026-03-02T08:00:00Z"),
+            dict(account_id="u102", system="Payments", username="bchen", employee_id="000102", status="enabled",
+                 is_privileged="true", created_at="2021-01-04T08:00:00+01:00", last_login_at="2026-02-26T17:00:00Z"),
+        ],
+        "entitlements": [
+            dict(system="AD", account_id="u101", entitlement="staff", is_privileged="false", granted_at="2019-04-01T08:00:00Z"),
+            dict(system="Payments", account_id="u102", entitlement="payment_approve", is_privileged="true",
+                 granted_at="2021-01-04T08:00:00Z"),
+        ],
+        "logins": [dict(system="AD", account_id="u101", login_at="2026-03-02T08:00:00Z", outcome="success")],
+    },
+    "crm": {
+        "clients": [
+            dict(client_id="C01", client_name="Acme Ltd", segment="corporate", rm_employee_id="000102",
+                 status="active", opened_date="2020-01-01", aum="1500000.50"),
+        ],
+        "rm_assignments": [dict(client_id="C01", rm_employee_id="000102", start_date="2021-01-04")],
+    },
+    "complaints": {
+        "complaints": [
+            dict(complaint_id="K1", complainant_id="P1", received_at="2026-03-01T10:00:00Z",
+                 updated_at="2026-03-01T10:00:00Z", channel="phone", category="fees", product="current account",
+                 branch_id="B001", status="open", escalated_externally="false", amount="25.00"),
+        ],
+        "complainants": [
+            dict(complainant_id="P1", full_name="Dee Ray", national_id="CANARY-NID-9002", phone="+44 7700 900123",
+                 client_id="C01", insider_link="false"),
+        ],
+    },
+}
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict], *, newline: str = "\n", encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding=encoding) as fh:
+        w = csv.writer(fh, lineterminator=newline)
+        w.writerow(columns)
+        for r in rows:
+            w.writerow([r.get(c, "") for c in columns])
+    return path
+
+
+def write_night(landing: Path, date: dt.date = D, data: dict | None = None, feeds: tuple[str, ...] | None = None) -> Path:
+    """Write a complete, valid night (the minimal dataset unless `data` says otherwise)."""
+    from vigil.transforms.contract import table
+
+    data = data or MINIMAL_NIGHT
+    for feed, tables in data.items():
+        if feeds and feed not in feeds:
+            continue
+        for name, rows in tables.items():
+            t = table(feed, name)
+            write_csv(Path(landing) / feed / date.isoformat() / f"{name}.csv", list(t.column_names), rows)
+    return Path(landing)
+
+
+@pytest.fixture
+def night(settings) -> Path:
+    """A valid minimal night for D in the settings' landing directory."""
+    return write_night(Path(settings.landing))

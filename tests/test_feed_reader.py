@@ -1,0 +1,305 @@
+"""Bad input: every case gets a clear error naming feed, file, line and column, and loads nothing."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import D, MINIMAL_NIGHT, write_csv, write_night
+from vigil.pipeline import extract_feed, load_feed
+from vigil.transforms.contract import table
+from vigil.transforms.reader import FeedError
+from vigil.warehouse import Warehouse
+
+EMPLOYEES = table("hr", "employees")
+
+
+def employees_path(settings, date=D) -> Path:
+    return Path(settings.landing) / "hr" / date.isoformat() / "employees.csv"
+
+
+def extract_hr(settings, date=D):
+    return extract_feed(settings, "hr", date, "test-run")
+
+
+def write_employees_text(settings, text: str | bytes) -> Path:
+    path = employees_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+HEADER = ",".join(EMPLOYEES.column_names)
+GOOD_ROW = "000101,Anna Smith,AB123456C,anna@bank.test,Payments,Clerk,,permanent,2019-04-01,,active,,,"
+
+
+def test_valid_night_stages_every_table_with_types_and_lines(settings, night):
+    out = extract_hr(settings)
+    staged = {t["table"]: t for t in out["tables"]}
+    assert set(staged) == {"employees", "performance", "job_changes", "assets"}
+    assert staged["employees"]["rows"] == 3
+    rows = duckdb.sql(
+        f"SELECT employee_id, hire_date, termination_date, _source_line FROM '{staged['employees']['staged_path']}' ORDER BY 1"
+    ).fetchall()
+    assert rows[0] == ("000101", dt.date(2019, 4, 1), None, 2)  # leading zeros survive; header is line 1
+    assert rows[1][2] == dt.date(2026, 2, 27)
+
+
+def test_missing_required_file(settings, night):
+    employees_path(settings).unlink()
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert "hr/2026-03-02/employees.csv" in str(e.value) and "required file is missing" in str(e.value)
+
+
+def test_missing_feed_folder(settings):
+    with pytest.raises(FeedError, match=r"no delivery: folder .*hr/2026-03-02 does not exist"):
+        extract_hr(settings)
+
+
+def test_renamed_column_is_named_with_a_hint(settings, night):
+    cols = list(EMPLOYEES.column_names)
+    cols[cols.index("hire_date")] = "hiredate"
+    write_csv(employees_path(settings), cols, [{**MINIMAL_NIGHT["hr"]["employees"][0], "hiredate": "2019-04-01"}])
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    p = e.value.first
+    assert (p.line, p.column) == (1, "hire_date")
+    assert "missing" in p.message and "'hiredate': renamed?" in p.message
+
+
+def test_missing_column(settings, night):
+    cols = [c for c in EMPLOYEES.column_names if c != "status"]
+    write_csv(employees_path(settings), cols, MINIMAL_NIGHT["hr"]["employees"])
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert (e.value.first.line, e.value.first.column) == (1, "status")
+
+
+def test_unparseable_date_names_line_column_and_value(settings, night):
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows[2]["hire_date"] = "2015-02-30"  # the right shape, an impossible day
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    p = e.value.first
+    assert (p.line, p.column) == (4, "hire_date")
+    assert "'2015-02-30'" in p.message and "YYYY-MM-DD" in p.message
+    assert "hr feed, hr/2026-03-02/employees.csv" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("status", "actve", "expected one of: active, notice, leave, terminated"),
+        ("hire_date", "01/04/2019", "YYYY-MM-DD"),
+        ("employment_type", "", "a value is required"),
+    ],
+)
+def test_value_rules(settings, night, column, value, expected):
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows[1][column] = value
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert (e.value.first.line, e.value.first.column) == (3, column)
+    assert expected in e.value.first.message
+
+
+def test_timestamps_need_an_offset_and_booleans_are_true_or_false(settings, night):
+    accounts = copy.deepcopy(MINIMAL_NIGHT["iam"]["accounts"])
+    accounts[0]["last_login_at"] = "2026-03-02T08:00:00"  # no offset: ambiguous for due times
+    accounts[1]["is_privileged"] = "yes"
+    write_csv(Path(settings.landing) / "iam" / D.isoformat() / "accounts.csv", list(table("iam", "accounts").column_names), accounts)
+    with pytest.raises(FeedError) as e:
+        extract_feed(settings, "iam", D, "t")
+    found = {(p.line, p.column) for p in e.value.problems}
+    assert found == {(2, "last_login_at"), (3, "is_privileged")}
+
+
+def test_rating_out_of_range_is_a_boundary(settings, night):
+    path = Path(settings.landing) / "hr" / D.isoformat() / "performance.csv"
+    cols = list(table("hr", "performance").column_names)
+    write_csv(path, cols, [dict(employee_id="1", period_end="2025-06-30", rating="5"),
+                           dict(employee_id="1", period_end="2025-12-31", rating="1")])
+    extract_hr(settings)  # 1 and 5 are the edges of the scale, both valid
+    write_csv(path, cols, [dict(employee_id="1", period_end="2025-06-30", rating="6")])
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert (e.value.first.line, e.value.first.column) == (2, "rating")
+
+
+def test_wrong_delimiter(settings, night):
+    write_employees_text(settings, HEADER.replace(",", ";") + "\n" + GOOD_ROW.replace(",", ";") + "\n")
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert e.value.first.line == 1 and "semicolons" in e.value.first.message
+
+
+def test_empty_file(settings, night):
+    write_employees_text(settings, b"")
+    with pytest.raises(FeedError, match="empty file"):
+        extract_hr(settings)
+
+
+def test_header_only_snapshot_is_a_source_error(settings, night):
+    write_employees_text(settings, HEADER + "\n")
+    with pytest.raises(FeedError, match="header-only"):
+        extract_hr(settings)
+
+
+def test_header_only_incremental_feed_is_a_quiet_night(settings, night):
+    for name in ("complaints", "complainants"):
+        t = table("complaints", name)
+        write_csv(Path(settings.landing) / "complaints" / D.isoformat() / f"{name}.csv", list(t.column_names), [])
+    out = extract_feed(settings, "complaints", D, "t")
+    assert [t["rows"] for t in out["tables"]] == [0, 0]
+
+
+def test_duplicate_keys_name_every_line(settings, night):
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows.append({**rows[0], "full_name": "Someone Else"})
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert "duplicate key employee_id='000101' (lines 2, 5)" in str(e.value)
+
+
+def test_non_utf8_bytes(settings, night):
+    write_employees_text(settings, (HEADER + "\n" + GOOD_ROW + "\n").encode() + b"000102,Bj\xf6rn,X,,,,,permanent,2020-01-01,,active,,,\n")
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert e.value.first.line == 3 and "not UTF-8" in e.value.first.message
+
+
+def test_ragged_row(settings, night):
+    write_employees_text(settings, HEADER + "\n" + GOOD_ROW + "\n" + GOOD_ROW.replace("000101", "000102") + ",extra\n")
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert e.value.first.line == 3 and "more fields than the header" in e.value.first.message
+
+
+def test_bom_and_crlf_are_tolerated(settings, night):
+    text = "\ufeff" + HEADER + "\r\n" + GOOD_ROW + "\r\n"
+    write_employees_text(settings, text.encode("utf-8"))
+    out = extract_hr(settings)
+    staged = next(t for t in out["tables"] if t["table"] == "employees")
+    assert staged["rows"] == 1
+    assert duckdb.sql(f"SELECT employee_id, status FROM '{staged['staged_path']}'").fetchall() == [("000101", "active")]
+
+
+def test_quoted_newline_keeps_physical_line_numbers(settings, night):
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows[0]["position"] = "Clerk\nsecond line"
+    rows[2]["hire_date"] = "bad"
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert e.value.first.line == 5  # header, 2 lines for row 1, row 2, then row 3
+
+
+def test_unknown_extra_column_is_ignored_with_a_warning(settings, night):
+    cols = list(EMPLOYEES.column_names) + ["favourite_colour"]
+    write_csv(employees_path(settings), cols, MINIMAL_NIGHT["hr"]["employees"])
+    out = extract_hr(settings)
+    assert any("favourite_colour" in w and "ignored" in w for w in out["warnings"])
+    staged = next(t for t in out["tables"] if t["table"] == "employees")
+    columns = [r[0] for r in duckdb.sql(f"DESCRIBE SELECT * FROM '{staged['staged_path']}'").fetchall()]
+    assert "favourite_colour" not in columns
+
+
+def _manifest(settings, files: dict) -> None:
+    path = Path(settings.landing) / "hr" / D.isoformat() / "_manifest.json"
+    path.write_text(json.dumps({"feed": "hr", "date": D.isoformat(), "files": files}))
+
+
+def _hr_manifest_entries(settings) -> dict:
+    folder = Path(settings.landing) / "hr" / D.isoformat()
+    out = {}
+    for p in sorted(folder.glob("*.csv")):
+        rows = len(p.read_text().splitlines()) - 1
+        out[p.name] = {"rows": rows, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+    return out
+
+
+def test_matching_manifest_passes(settings, night):
+    _manifest(settings, _hr_manifest_entries(settings))
+    assert extract_hr(settings)["tables"]
+
+
+def test_manifest_row_count_mismatch(settings, night):
+    files = _hr_manifest_entries(settings)
+    files["employees.csv"]["rows"] = 4
+    _manifest(settings, files)
+    with pytest.raises(FeedError, match=r"employees.csv: 3 data rows, the manifest says 4"):
+        extract_hr(settings)
+
+
+def test_manifest_checksum_mismatch(settings, night):
+    files = _hr_manifest_entries(settings)
+    files["employees.csv"]["sha256"] = "0" * 64
+    _manifest(settings, files)
+    with pytest.raises(FeedError, match="sha256 does not match the manifest"):
+        extract_hr(settings)
+
+
+def test_manifest_listing_a_file_not_delivered(settings, night):
+    files = _hr_manifest_entries(settings)
+    files["bonus.csv"] = {"rows": 1}
+    _manifest(settings, files)
+    with pytest.raises(FeedError, match="manifest lists bonus.csv but it was not delivered"):
+        extract_hr(settings)
+
+
+def test_parquet_delivery_goes_through_the_same_checks(settings, night):
+    csv_path = employees_path(settings)
+    pq = csv_path.with_suffix(".parquet")
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar=true)) TO '{pq}' (FORMAT parquet)")
+    csv_path.unlink()
+    out = extract_hr(settings)
+    assert next(t for t in out["tables"] if t["table"] == "employees")["rows"] == 3
+    bad = duckdb.sql(f"SELECT * REPLACE ('2019-13-01' AS hire_date) FROM read_parquet('{pq}')")
+    bad.write_parquet(str(pq.with_suffix(".tmp")))
+    pq.with_suffix(".tmp").replace(pq)
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert e.value.first.column == "hire_date" and "employees.parquet" in str(e.value)
+
+
+def test_same_file_as_the_previous_night_is_flagged_stale(settings, night):
+    load_feed(settings, extract_hr(settings))
+    next_day = D + dt.timedelta(days=1)
+    write_night(Path(settings.landing), next_day, feeds=("hr",))  # byte-identical files
+    result = load_feed(settings, extract_feed(settings, "hr", next_day, "t2"))
+    stale = {t["table"]: t["stale"] for t in result["tables"]}
+    assert stale["employees"] is True
+    assert any("employees: STALE" in w for w in result["warnings"])
+
+
+def test_reloading_a_night_replaces_only_that_partition(settings, night):
+    load_feed(settings, extract_hr(settings))
+    other = D + dt.timedelta(days=1)
+    data = copy.deepcopy(MINIMAL_NIGHT)
+    data["hr"]["employees"][0]["department"] = "Treasury"
+    write_night(Path(settings.landing), other, data, feeds=("hr",))
+    load_feed(settings, extract_feed(settings, "hr", other, "t2"))
+    wh = Warehouse.open(settings.warehouse)
+    before = wh.table_checksums(("raw",))
+    # a corrected delivery for D replaces D's partition, and D's only
+    data["hr"]["employees"][0]["department"] = "Risk"
+    write_night(Path(settings.landing), D, data, feeds=("hr",))
+    load_feed(settings, extract_hr(settings))
+    con = duckdb.connect(settings.warehouse, read_only=True)
+    depts = dict(con.execute(
+        "SELECT _feed_date, department FROM raw.hr__employees WHERE employee_id = '000101'").fetchall())
+    con.close()
+    assert depts == {D: "Risk", other: "Treasury"}
+    after = wh.table_checksums(("raw",))
+    assert after["raw.hr__employees"] != before["raw.hr__employees"]
+    assert after["raw.hr__employees"][0] == before["raw.hr__employees"][0]  # same count: replaced, not appended

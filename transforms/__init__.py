@@ -1,0 +1,1 @@
+"""Feed readers, normalisers and pseudonymisers: everything between a landing file and a raw table."""

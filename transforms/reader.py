@@ -1,0 +1,396 @@
+"""Read one feed file, check it against the contract, and stage it typed and pseudonymised.
+
+Everything here is set-based DuckDB SQL on a streaming reader: no Python loop touches feed rows and
+no feed is held whole in pandas. The steps, cheapest first, so a broken file fails fast:
+
+1. the file itself: present, not zero bytes, header decodes, delimiter is a comma, columns match;
+2. structure: DuckDB's strict CSV reader loads every field as text and reports malformed records
+   (bad UTF-8, too many or too few fields, stray quotes) with their physical line;
+3. values: one pass computes, per column and rule, how many rows break it and the first one
+   (required, type, accepted values, range);
+4. keys: duplicates of the contract key;
+5. output: typed columns, PII replaced by keyed tokens, the source line of every row, written to
+   Parquet for the load step.
+
+Errors name feed, file, line and column. Values of PII columns are never echoed in messages.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vigil.transforms.contract import Column, Table
+from vigil.transforms.pseudonymise import duckdb_token_sql
+
+log = logging.getLogger(__name__)
+
+MAX_PROBLEMS_SHOWN = 5
+_HEADER_PROBE_BYTES = 1 << 20
+
+# Contract formats, as RE2 patterns DuckDB evaluates. try_cast then rejects impossible values (2026-02-30).
+_PATTERNS = {
+    "date": r"\d{4}-\d{2}-\d{2}",
+    # ISO 8601 with an explicit offset or Z; a space instead of T is tolerated (Parquet casts print so).
+    "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)",
+    "boolean": r"true|false",
+    "integer": r"[+-]?\d{1,9}",
+    "decimal": r"[+-]?\d{1,16}(\.\d{1,2})?",
+}
+_FORMAT_HELP = {
+    "date": "a date (YYYY-MM-DD)",
+    "timestamp": "an ISO 8601 timestamp with an offset or Z (e.g. 2026-03-01T08:15:00Z)",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "decimal": "a decimal number with at most 2 decimals",
+}
+_CASTS = {"date": "DATE", "timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN", "integer": "INTEGER", "decimal": "DECIMAL(18,2)"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None
+    column: str | None
+    message: str
+    count: int = 1
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        more = f" ({self.count - 1} more rows like it)" if self.count > 1 else ""
+        return f"{', '.join(where)}: {self.message}{more}" if where else f"{self.message}{more}"
+
+
+class FeedError(Exception):
+    """A feed file that breaks the contract. Nothing is loaded when one is raised."""
+
+    def __init__(self, feed: str, file: str, problems: list[Problem] | str):
+        if isinstance(problems, str):
+            problems = [Problem(None, None, problems)]
+        self.feed, self.file, self.problems = feed, file, problems
+        shown = "\n  ".join(str(p) for p in problems[:MAX_PROBLEMS_SHOWN])
+        extra = f"\n  … and {len(problems) - MAX_PROBLEMS_SHOWN} more problems" if len(problems) > MAX_PROBLEMS_SHOWN else ""
+        if len(problems) == 1:
+            super().__init__(f"{feed} feed, {file}: {problems[0]}")
+        else:
+            super().__init__(f"{feed} feed, {file}: {len(problems)} problems\n  {shown}{extra}")
+
+    @property
+    def first(self) -> Problem:
+        return self.problems[0]
+
+
+@dataclass
+class StagedTable:
+    """What the load step needs to know about one validated, pseudonymised table."""
+
+    feed: str
+    table: str
+    source_file: str  # as shown to people (relative to the landing root when possible)
+    sha256: str
+    rows: int
+    staged_path: str  # Parquet with warehouse column names + _source_line
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StagedTable:
+        return cls(**d)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class TableReader:
+    """Validates and stages one file of one contract table, on a DuckDB connection it is given.
+
+    The connection must have `_vigil_hmac_key` installed (see pseudonymise.install_duckdb_key) when
+    the table has PII columns.
+    """
+
+    def __init__(self, con, table: Table, path: Path, display_name: str):
+        self.con, self.table, self.path, self.display = con, table, Path(path), display_name
+        self.warnings: list[str] = []
+        self._in = f"_in_{table.feed}__{table.name}"
+        self._multiline = False
+        self._header: list[str] = []
+
+    # ------------------------------------------------------------------ public
+
+    def stage(self, out_path: Path) -> StagedTable:
+        """Validate the file and write the staged Parquet; raises FeedError on any contract breach."""
+        sha = sha256_file(self.path)
+        if self.path.suffix == ".parquet":
+            self._load_parquet()
+        else:
+            self._check_file_and_header()
+            self._load_csv()
+        try:
+            rows = self.con.execute(f"SELECT count(*) FROM {self._in}").fetchall()[0][0]
+            if rows == 0 and not self.table.allows_header_only:
+                self._fail(
+                    [Problem(None, None, "header-only file: a snapshot of a required table can never be empty. "
+                             "An empty roster is a source error, not a night where everyone left.")]
+                )
+            self._multiline = rows > 0 and self._has_multiline_fields()
+            self._check_values()
+            self._check_keys()
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out_path.with_suffix(".parquet.tmp")
+            self.con.execute(
+                f"COPY ({self._output_select()}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+            tmp.replace(out_path)
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {self._in}")
+        return StagedTable(self.table.feed, self.table.name, self.display, sha, rows, str(out_path), self.warnings)
+
+    # ------------------------------------------------------------------ steps
+
+    def _fail(self, problems: list[Problem]):
+        raise FeedError(self.table.feed, self.display, problems)
+
+    def _check_file_and_header(self) -> None:
+        if not self.path.exists():
+            self._fail([Problem(None, None, "file not found")])
+        if self.path.stat().st_size == 0:
+            self._fail([Problem(None, None, "empty file (0 bytes): not even a header. The extract failed upstream.")])
+        with open(self.path, "rb") as fh:
+            probe = fh.read(_HEADER_PROBE_BYTES)
+        first_line = probe.split(b"\n", 1)[0].rstrip(b"\r")
+        if first_line.startswith(b"\xef\xbb\xbf"):
+            first_line = first_line[3:]
+        try:
+            header_text = first_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._fail([Problem(1, None, f"header is not UTF-8 (byte 0x{first_line[exc.start]:02x} at position {exc.start + 1})")])
+        header = next(csv.reader(io.StringIO(header_text)), [])
+        if len(header) == 1 and len(self.table.columns) > 1:
+            for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+                if delimiter in header[0]:
+                    self._fail([Problem(1, None, f"fields are separated by {label}; the contract requires commas")])
+        self._check_columns(header)
+
+    def _check_columns(self, header: list[str]) -> None:
+        problems: list[Problem] = []
+        seen: set[str] = set()
+        for name in header:
+            if name in seen:
+                problems.append(Problem(1, name, "column appears twice in the header"))
+            seen.add(name)
+        expected = self.table.column_names
+        unknown = [h for h in header if h not in expected]
+        for name in expected:
+            if name not in seen:
+                guess = difflib.get_close_matches(name, unknown, n=1, cutoff=0.6)
+                hint = f" (found {guess[0]!r}: renamed?)" if guess else ""
+                problems.append(Problem(1, name, f"required column is missing{hint}"))
+        if problems:
+            self._fail(problems)
+        for name in unknown:
+            self.warnings.append(f"{self.display}: unknown column {name!r} ignored")
+            log.warning("%s feed, %s: unknown column %r ignored", self.table.feed, self.display, name)
+        self._header = header
+
+    def _load_csv(self) -> None:
+        columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in self._header) + "}"
+        rejects = f"_rej_{self.table.feed}__{self.table.name}"
+        self.con.execute(f"DROP TABLE IF EXISTS {rejects}")
+        self.con.execute(f"DROP TABLE IF EXISTS {rejects}_scans")
+        # auto_detect off and strict on: the contract fixes the dialect, so nothing is guessed and
+        # every malformed record is reported rather than silently repaired.
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self._in} AS SELECT * FROM read_csv({_lit(str(self.path))}, "
+            f"auto_detect=false, header=true, columns={columns}, delim=',', quote='\"', escape='\"', "
+            f"strict_mode=true, store_rejects=true, rejects_table={_lit(rejects)}, "
+            f"rejects_scan={_lit(rejects + '_scans')}, max_line_size=4194304)"
+        )
+        rows = self.con.execute(
+            f"SELECT line, column_name, error_type, error_message FROM {rejects} ORDER BY line, column_idx"
+        ).fetchall()
+        self.con.execute(f"DROP TABLE IF EXISTS {rejects}")
+        self.con.execute(f"DROP TABLE IF EXISTS {rejects}_scans")
+        if rows:
+            problems = []
+            for line, column, error_type, message in rows:
+                problems.append(Problem(int(line), column, self._describe_reject(error_type, message, column)))
+            self._fail(self._merge(problems))
+
+    def _describe_reject(self, error_type: str, message: str, column: str | None) -> str:
+        if error_type == "INVALID ENCODING":
+            return "not UTF-8 (the contract requires UTF-8; re-export the file as UTF-8)"
+        if error_type == "TOO MANY COLUMNS":
+            return "more fields than the header (an unquoted comma?)"
+        if error_type == "MISSING COLUMNS":
+            return "fewer fields than the header (a truncated line or wrong delimiter?)"
+        if error_type in ("UNQUOTED VALUE", "UNTERMINATED QUOTE"):
+            return "malformed quoting (quotes inside a field must be doubled, RFC 4180)"
+        # DuckDB's own message may quote the record; only its kind is shown, so no PII can leak.
+        return f"malformed record ({error_type.lower()})"
+
+    def _load_parquet(self) -> None:
+        try:
+            schema = self.con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(str(self.path))})").fetchall()
+        except Exception as exc:
+            self._fail([Problem(None, None, f"not a readable Parquet file ({type(exc).__name__})")])
+        header = [r[0] for r in schema]
+        self._check_columns(header)
+        types = {r[0]: r[1] for r in schema}
+        for name in self.table.column_names:
+            if types[name] == "TIMESTAMP" and self.table.column(name).type == "timestamp":
+                self._fail([Problem(None, name, "timestamp without time zone; the contract requires UTC or an offset")])
+        # Everything goes through the same text checks as CSV, so both formats obey one contract.
+        select = ", ".join(
+            f"CAST({_q(h)} AS VARCHAR) AS {_q(h)}" if types[h] != "BOOLEAN" else
+            f"CASE WHEN {_q(h)} THEN 'true' WHEN NOT {_q(h)} THEN 'false' END AS {_q(h)}"
+            for h in header
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self._in} AS SELECT {select} FROM read_parquet({_lit(str(self.path))})"
+        )
+
+    def _has_multiline_fields(self) -> bool:
+        if self.path.suffix == ".parquet":
+            return False
+        cond = " OR ".join(f"contains({_q(c)}, chr(10))" for c in self._header)
+        return bool(self.con.execute(f"SELECT count(*) FROM {self._in} WHERE {cond}").fetchall()[0][0])
+
+    def _line_sql(self) -> str:
+        """Physical line of each record: CSV has a header line, and quoted fields may span lines."""
+        if self.path.suffix == ".parquet":
+            return "src.rowid + 1"
+        if not self._multiline:
+            return "src.rowid + 2"
+        nl = " + ".join(f"coalesce(length({_q(c)}) - length(replace({_q(c)}, chr(10), '')), 0)" for c in self._header)
+        return f"src.rowid + 2 + coalesce(sum({nl}) OVER (ORDER BY src.rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
+
+    def _lines_of(self, rowids: list[int]) -> dict[int, int]:
+        if not rowids:
+            return {}
+        ids = ", ".join(str(int(r)) for r in rowids)
+        rows = self.con.execute(
+            f"SELECT rid, line FROM (SELECT src.rowid AS rid, {self._line_sql()} AS line FROM {self._in} AS src) "
+            f"WHERE rid IN ({ids})"
+        ).fetchall()
+        return {int(r): int(line) for r, line in rows}
+
+    def _rules(self, col: Column) -> list[tuple[str, str]]:
+        """(SQL condition that is TRUE for a bad value, what was expected) for one column."""
+        v = _q(col.name)
+        rules = []
+        if col.required:
+            rules.append((f"{v} IS NULL", "a value is required"))
+        if col.type in _PATTERNS and not col.pii:
+            rules.append(
+                (
+                    f"{v} IS NOT NULL AND (NOT regexp_full_match({v}, {_lit(_PATTERNS[col.type])}) "
+                    f"OR try_cast({v} AS {_CASTS[col.type]}) IS NULL)",
+                    f"expected {_FORMAT_HELP[col.type]}",
+                )
+            )
+        if col.values:
+            allowed = ", ".join(_lit(x) for x in col.values)
+            rules.append((f"{v} IS NOT NULL AND {v} NOT IN ({allowed})", f"expected one of: {', '.join(col.values)}"))
+        if col.min_value is not None or col.max_value is not None:
+            rules.append(
+                (
+                    f"try_cast({v} AS BIGINT) NOT BETWEEN {col.min_value} AND {col.max_value}",
+                    f"expected a value from {col.min_value} to {col.max_value}",
+                )
+            )
+        return rules
+
+    def _check_values(self) -> None:
+        checks = [(col, cond, expected) for col in self.table.columns for cond, expected in self._rules(col)]
+        if not checks:
+            return
+        aggs = ", ".join(f"count(*) FILTER (WHERE {cond}), min(rowid) FILTER (WHERE {cond})" for _, cond, _ in checks)
+        result = self.con.execute(f"SELECT {aggs} FROM {self._in}").fetchall()[0]
+        failing = [(checks[i], result[2 * i], result[2 * i + 1]) for i in range(len(checks)) if result[2 * i]]
+        if not failing:
+            return
+        lines = self._lines_of([rid for _, _, rid in failing])
+        problems = []
+        for (col, _, expected), count, rid in failing:
+            if col.pii:
+                shown = "value withheld (PII column)"
+            else:
+                value = self.con.execute(f"SELECT {_q(col.name)} FROM {self._in} WHERE rowid = {int(rid)}").fetchall()[0][0]
+                shown = "empty" if value is None else f"{value[:60]!r}"
+            problems.append(Problem(lines.get(int(rid)), col.name, f"{shown}: {expected}", count))
+        problems.sort(key=lambda p: (p.line or 0))
+        self._fail(problems)
+
+    def _check_keys(self) -> None:
+        key = ", ".join(_q(k) for k in self.table.key)
+        dups = self.con.execute(
+            f"SELECT {key}, count(*), list(rowid ORDER BY rowid)[1:3] FROM {self._in} "
+            f"GROUP BY ALL HAVING count(*) > 1 ORDER BY min(rowid) LIMIT {MAX_PROBLEMS_SHOWN + 1}"
+        ).fetchall()
+        if not dups:
+            return
+        total = self.con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {self._in} GROUP BY {key} HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+        lines = self._lines_of([rid for d in dups for rid in d[-1]])
+        problems = []
+        for d in dups:
+            values = dict(zip(self.table.key, d[: len(self.table.key)]))
+            shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+            at = ", ".join(str(lines[int(r)]) for r in d[-1])
+            problems.append(Problem(lines[int(d[-1][1])], ",".join(self.table.key), f"duplicate key {shown} (lines {at})", 1))
+        if total > len(problems):
+            problems.append(Problem(None, None, f"{total} duplicated keys in all"))
+        self._fail(problems)
+
+    def _output_select(self) -> str:
+        cols = []
+        uses_key = False
+        for col in self.table.columns:
+            v = _q(col.name)
+            if col.pii:
+                cols.append(f"{duckdb_token_sql(v)} AS {_q(col.warehouse_name)}")
+                uses_key = True
+            elif col.type == "text":
+                cols.append(v)
+            else:
+                cols.append(f"CAST({v} AS {_CASTS[col.type]}) AS {v}")
+        cols.append(f"CAST({self._line_sql()} AS BIGINT) AS _source_line")
+        source = f"{self._in} AS src, _vigil_hmac_key AS k" if uses_key else f"{self._in} AS src"
+        return f"SELECT {', '.join(cols)} FROM {source} ORDER BY src.rowid"
+
+    @staticmethod
+    def _merge(problems: list[Problem]) -> list[Problem]:
+        """Collapse many rejects of one kind into one problem with a count, keeping the first line."""
+        merged: dict[tuple, Problem] = {}
+        for p in problems:
+            k = (p.column, p.message)
+            if k in merged:
+                first = merged[k]
+                merged[k] = Problem(first.line, first.column, first.message, first.count + 1)
+            else:
+                merged[k] = p
+        return sorted(merged.values(), key=lambda p: p.line or 0)
