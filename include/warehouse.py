@@ -235,7 +235,9 @@ class PostgresWarehouse(Warehouse):
     def connect(self):
         import psycopg
 
-        con = psycopg.connect(self.dsn, autocommit=False)
+        # autocommit, so `transaction()` below is a real transaction and not a savepoint inside an
+        # implicit one that would be rolled back on close.
+        con = psycopg.connect(self.dsn, autocommit=True)
         con.execute("SET TIME ZONE 'UTC'")
         return con
 
@@ -264,12 +266,13 @@ class PostgresWarehouse(Warehouse):
         try:
             configure_duckdb(reader)
             contract = ", ".join(_contract_columns(t))
-            result = reader.execute(
-                f"SELECT {contract}, ?::DATE, ?, ?, _source_line, ?::TIMESTAMPTZ, ? FROM read_parquet(?)",
-                [lineage["_feed_date"], lineage["_source_file"], lineage["_source_sha256"],
-                 lineage["_loaded_at"], lineage["_run_id"], staged.staged_path],
+            values = ", ".join(
+                _sql_literal(v) for v in (lineage["_feed_date"], lineage["_source_file"], lineage["_source_sha256"])
             )
-            batches = result.fetch_record_batch(100_000)
+            tail = ", ".join(_sql_literal(v) for v in (lineage["_loaded_at"], lineage["_run_id"]))
+            batches = reader.sql(
+                f"SELECT {contract}, {values}, _source_line, {tail} FROM read_parquet({_sql_literal(staged.staged_path)})"
+            ).to_arrow_reader(100_000)
             options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
             columns = ", ".join(_all_columns(t))
             with con.cursor().copy(f"COPY {RAW_SCHEMA}.{t.raw_table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
@@ -285,6 +288,14 @@ class PostgresWarehouse(Warehouse):
             f"SELECT count(*), coalesce(md5(string_agg(r, chr(10) ORDER BY r)), '') FROM (SELECT t::text AS r FROM {table} AS t) s"
         ).fetchall()
         return int(rows[0][0]), rows[0][1]
+
+
+def _sql_literal(value) -> str:
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMPTZ '{value.isoformat()}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def pa_buffer():
