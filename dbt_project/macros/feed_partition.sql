@@ -1,0 +1,31 @@
+{#-
+    Select the partitions of a raw feed table that a run for `run_date` may see.
+
+    Every nightly load for logical date D writes one partition (_feed_date = D) per table delivered.
+    Partitions dated after run_date are never visible, so rebuilding an earlier date is reproducible.
+
+    mode='snapshot'  full snapshot tables: the latest partition on or before run_date
+                     (optional tables are not delivered every night; for required tables this is
+                     normally run_date itself, and the delivered_on_run_date test warns when not).
+    mode='history'   incremental tables: every partition on or before run_date (all versions /
+                     accumulated events); picking a winner is left to the models downstream.
+
+    relation: a source()/ref() relation (or, inside dbt unit tests, the fixture dbt substitutes).
+-#}
+{% macro feed_partition(relation, mode='snapshot', partition_column='_feed_date') -%}
+    {%- if mode == 'snapshot' -%}
+    select *
+    from {{ relation }}
+    where {{ partition_column }} = (
+        select max({{ partition_column }})
+        from {{ relation }}
+        where {{ partition_column }} <= {{ run_date_sql() }}
+    )
+    {%- elif mode == 'history' -%}
+    select *
+    from {{ relation }}
+    where {{ partition_column }} <= {{ run_date_sql() }}
+    {%- else -%}
+    {{ exceptions.raise_compiler_error("feed_partition: mode must be 'snapshot' or 'history', got '" ~ mode ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,25 @@
+-- Full history of performance ratings (1 = lowest, 5 = highest).
+-- Partition rule: the latest partition on or before run_date (optional table: not delivered every night).
+with source as (
+
+    {{ feed_partition(source('hr', 'performance'), 'snapshot') }}
+
+),
+
+renamed as (
+
+    select
+        {{ dbt.cast('employee_id', dbt.type_string()) }} as employee_id,
+        {{ dbt.cast('period_end', 'date') }} as period_end,
+        {{ dbt.cast('rating', dbt.type_int()) }} as rating,
+        {{ dbt.cast('_feed_date', 'date') }} as _feed_date,
+        {{ dbt.cast('_source_file', dbt.type_string()) }} as _source_file,
+        {{ dbt.cast('_source_sha256', dbt.type_string()) }} as _source_sha256,
+        {{ dbt.cast('_source_line', dbt.type_bigint()) }} as _source_line,
+        {{ dbt.cast('_loaded_at', type_timestamptz()) }} as _loaded_at,
+        {{ dbt.cast('_run_id', dbt.type_string()) }} as _run_id
+    from source
+
+)
+
+select * from renamed
