@@ -311,3 +311,35 @@ def raw_table_ddl(t: Table, schema: str = "raw") -> str:
     cols = [f"    {c.warehouse_name} {c.sql_type}" for c in t.columns]
     cols += [f"    {name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS]
     return f"CREATE TABLE IF NOT EXISTS {schema}.{t.raw_table} (\n" + ",\n".join(cols) + "\n)"
+
+
+def render_markdown() -> str:
+    """The per-table reference of docs/feeds.md, rendered from this module (a test keeps them equal)."""
+    out: list[str] = []
+    for feed in FEEDS:
+        out.append(f"### `{feed}/`\n")
+        for t in TABLES_BY_FEED[feed]:
+            kind = "required" if t.required else "optional"
+            empty = "may be header-only" if t.allows_header_only else "never empty"
+            out.append(f"#### `{t.name}.csv` — {kind}, {t.mode}, {empty}; key: {', '.join(t.key)}\n")
+            out.append(f"{t.description}\n")
+            out.append("| column | type | rules | in the warehouse |")
+            out.append("|---|---|---|---|")
+            for c in t.columns:
+                rules = []
+                if c.required:
+                    rules.append("required")
+                if c.values:
+                    rules.append("one of " + ", ".join(f"`{v}`" for v in c.values))
+                if c.min_value is not None:
+                    rules.append(f"{c.min_value}–{c.max_value}")
+                if c.description:
+                    rules.append(c.description)
+                where = f"`{c.warehouse_name}` (keyed HMAC token: {c.pii})" if c.pii else f"`{c.name}`"
+                out.append(f"| `{c.name}` | {c.type} | {'; '.join(rules)} | {where} |")
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":  # python -m vigil.transforms.contract > section of docs/feeds.md
+    print(render_markdown(), end="")

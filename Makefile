@@ -1,0 +1,33 @@
+# The two commands of the README:
+#   make demo   set everything up, generate a week of demo feeds, run the nightly pipeline on it
+#   make test   set everything up and run every test (what CI runs)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo
+DEMO_START ?= 2026-03-01
+DEMO_END   ?= 2026-03-07
+DEMO_SCALE ?= small
+
+.PHONY: install services demo test clean-demo
+
+install: $(VENV)/.installed
+
+# Re-installs whenever the lock file or pyproject changes.
+$(VENV)/.installed: requirements.lock pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/bootstrap.sh
+	touch $@
+
+services:
+	scripts/ensure-services.sh
+
+demo: install
+	$(BIN)/vigil demo-data --landing $(DEMO)/landing --start $(DEMO_START) --days 7 --scale $(DEMO_SCALE) --seed 42
+	$(BIN)/vigil backfill --start $(DEMO_START) --end $(DEMO_END) --demo \
+		--landing $(DEMO)/landing --warehouse $(DEMO)/warehouse/vigil.duckdb --out $(DEMO)/out
+
+test: install services
+	$(BIN)/python -m pytest
+
+clean-demo:
+	rm -rf $(DEMO)

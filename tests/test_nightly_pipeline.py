@@ -1,0 +1,192 @@
+"""The whole night, end to end, on demo data: DuckDB by default, PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import TEST_KEY
+from vigil.cli import main as vigil
+from vigil.config import Settings
+from vigil.pipeline import run_nightly
+from vigil.transforms.contract import TABLES
+from vigil.warehouse import Warehouse
+
+START = dt.date(2026, 3, 1)
+DAYS = 3
+LAST = START + dt.timedelta(days=DAYS - 1)
+SCHEMAS = ("raw", "staging", "intermediate", "marts")
+
+
+@pytest.fixture(scope="module")
+def demo_landing(tmp_path_factory) -> Path:
+    from vigil.demo import generate
+
+    landing = tmp_path_factory.mktemp("demo") / "landing"
+    generate(landing, START, DAYS, scale="tiny", seed=7)
+    return landing
+
+
+def _settings(base: Path, landing: Path, warehouse: str | None = None) -> Settings:
+    return Settings(
+        landing=str(landing), warehouse=warehouse or str(base / "warehouse" / "vigil.duckdb"), out=base / "out",
+        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB",
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, demo_landing) -> Settings:
+    """Three nights run in order on DuckDB, as `vigil backfill` would."""
+    s = _settings(tmp_path_factory.mktemp("duck"), demo_landing)
+    for i in range(DAYS):
+        summary = run_nightly(s, START + dt.timedelta(days=i))
+        assert summary.ok, summary.error
+    return s
+
+
+def _query(s: Settings, sql: str):
+    con = duckdb.connect(s.warehouse, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_every_night_is_loaded_and_the_marts_are_built(built):
+    partitions = _query(built, "SELECT DISTINCT _feed_date FROM raw.hr__employees ORDER BY 1")
+    assert [p[0] for p in partitions] == [START + dt.timedelta(days=i) for i in range(DAYS)]
+    for mart in ("dim_employees", "dim_accounts", "fct_entitlements", "dim_clients", "fct_complaints", "dim_complainants"):
+        assert _query(built, f"SELECT count(*) FROM marts.{mart}")[0][0] > 0, mart
+    # the marts describe the last night: one row per employee in the last roster
+    roster = _count_rows(Path(built.landing) / "hr" / LAST.isoformat() / "employees.csv")
+    assert _query(built, "SELECT count(*) FROM marts.dim_employees")[0][0] == roster
+
+
+def _count_rows(path: Path) -> int:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def test_rerunning_a_night_leaves_every_table_byte_identical(built):
+    wh = Warehouse.open(built.warehouse)
+    before = wh.table_checksums(SCHEMAS)
+    assert any(name.startswith("marts.") for name in before)
+    summary = run_nightly(built, LAST)
+    assert summary.ok, summary.error
+    loads = [s for s in summary.steps if s.name.startswith("load")]
+    assert all("unchanged" in s.detail and "loaded" not in s.detail for s in loads)
+    assert wh.table_checksums(SCHEMAS) == before
+
+
+def test_a_bad_night_fails_clearly_and_touches_nothing(built, tmp_path):
+    wh = Warehouse.open(built.warehouse)
+    before = wh.table_checksums(SCHEMAS)
+    bad_day = LAST + dt.timedelta(days=1)
+    landing = tmp_path / "landing"
+    for feed in ("hr", "iam", "crm", "complaints"):
+        shutil.copytree(Path(built.landing) / feed / LAST.isoformat(), landing / feed / bad_day.isoformat())
+    # IAM and CRM are fine; one date in the roster is not. Nothing of the night may land.
+    emp = landing / "hr" / bad_day.isoformat() / "employees.csv"
+    lines = emp.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = next(csv.reader([lines[0]]))
+    row = next(csv.reader([lines[5]]))
+    row[header.index("hire_date")] = "2026-02-30"
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(row)
+    lines[5] = buf.getvalue()
+    emp.write_text("".join(lines), encoding="utf-8")
+    (landing / "hr" / bad_day.isoformat() / "_manifest.json").unlink(missing_ok=True)
+    summary = run_nightly(built.with_(landing=str(landing)), bad_day)
+    assert not summary.ok
+    assert "hr/2026-03-04/employees.csv" in summary.error
+    assert "line 6, column hire_date" in summary.error
+    assert wh.table_checksums(SCHEMAS) == before
+
+
+def _raw_pii_values(landing: Path) -> set[str]:
+    """Every national ID, phone, name and email the demo delivered, as the bank sent them."""
+    values: set[str] = set()
+    for t in TABLES:
+        pii = [c.name for c in t.columns if c.pii]
+        if not pii:
+            continue
+        for path in landing.glob(f"{t.feed}/*/{t.name}.csv"):
+            with open(path, newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    values.update(row[c] for c in pii if row[c] and len(row[c]) >= 5)
+    return values
+
+
+def test_no_raw_pii_anywhere_in_the_warehouse(built):
+    values = _raw_pii_values(Path(built.landing))
+    planted = json.loads((Path(built.landing) / "_demo" / "planted.json").read_text())
+    canaries = set(planted["canaries"]["national_ids"]) | set(planted["canaries"]["phones"])
+    assert canaries <= values and len(values) > 100  # the scan looks for real things
+    con = duckdb.connect(built.warehouse, read_only=True)
+    try:
+        con.execute("CREATE TEMP TABLE pii (v VARCHAR)")
+        con.executemany("INSERT INTO pii VALUES (?)", [[v] for v in values])
+        columns = con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE data_type = 'VARCHAR' AND table_schema IN ('raw','staging','intermediate','marts')"
+        ).fetchall()
+        assert columns
+        hits = []
+        for schema, tbl, col in columns:
+            n = con.execute(
+                f'SELECT count(*) FROM {schema}."{tbl}" t JOIN pii ON t."{col}" = pii.v'
+            ).fetchall()[0][0]
+            if n:
+                hits.append(f"{schema}.{tbl}.{col}: {n}")
+    finally:
+        con.close()
+    assert hits == []
+    # and nothing in the run's own files either (summaries, staged Parquet, dbt logs)
+    for path in Path(built.out).rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            data = path.read_bytes()
+            assert not [c for c in canaries if c.encode() in data], path
+
+
+def test_cli_run_and_backfill(demo_landing, tmp_path, capsys):
+    args = ["--landing", str(demo_landing), "--warehouse", str(tmp_path / "wh.duckdb"), "--out", str(tmp_path / "out"), "--demo"]
+    assert vigil(["backfill", "--start", START.isoformat(), "--end", (START + dt.timedelta(days=1)).isoformat(), *args]) == 0
+    printed = capsys.readouterr().out
+    assert "2026-03-01 done" in printed and "2026-03-02 done" in printed and "Where to look" in printed
+    assert json.loads((tmp_path / "out" / "runs" / "2026-03-02" / "summary.json").read_text())["ok"] is True
+    # a date with no delivery: clear message, exit code 1
+    assert vigil(["run", "--date", "2030-01-01", *args]) == 1
+    assert "no delivery" in capsys.readouterr().err
+
+
+def test_cli_refuses_production_without_a_key(demo_landing, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("VIGIL_PSEUDONYMISATION_KEY", raising=False)
+    code = vigil(["run", "--date", START.isoformat(), "--landing", str(demo_landing),
+                  "--warehouse", str(tmp_path / "wh.duckdb"), "--out", str(tmp_path / "out")])
+    assert code == 1
+    assert "no pseudonymisation key" in capsys.readouterr().err
+    assert not (tmp_path / "wh.duckdb").exists()
+
+
+@pytest.mark.postgres
+def test_postgres_warehouse_builds_the_same_marts(built, demo_landing, pg_url, tmp_path):
+    s = _settings(tmp_path, demo_landing, warehouse=pg_url)
+    for i in range(DAYS):
+        summary = run_nightly(s, START + dt.timedelta(days=i))
+        assert summary.ok, summary.error
+    import psycopg
+
+    with psycopg.connect(pg_url) as con:
+        for mart in ("dim_employees", "dim_accounts", "fct_entitlements", "dim_clients", "fct_complaints", "dim_complainants"):
+            pg_count = con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0]
+            assert pg_count == _query(built, f"SELECT count(*) FROM marts.{mart}")[0][0], mart
+        pg_ids = con.execute("SELECT employee_id, national_id_token FROM marts.dim_employees ORDER BY 1").fetchall()
+    assert pg_ids == _query(built, "SELECT employee_id, national_id_token FROM marts.dim_employees ORDER BY 1")
