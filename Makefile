@@ -9,7 +9,7 @@ DEMO_START ?= 2026-03-01
 DEMO_END   ?= 2026-03-07
 DEMO_SCALE ?= small
 
-.PHONY: install services demo test clean-demo
+.PHONY: install services demo test airflow-dags-test clean-demo
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,15 @@ demo: install
 
 test: install services
 	$(BIN)/python -m pytest
+
+# The nightly DAG under Airflow itself, on the demo data (run `make demo` first).
+AIRFLOW_ENV = AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	VIGIL_LANDING=$(CURDIR)/$(DEMO)/landing VIGIL_WAREHOUSE=$(CURDIR)/$(DEMO)/warehouse/vigil.duckdb \
+	VIGIL_OUT=$(CURDIR)/$(DEMO)/out VIGIL_MODE=demo
+DATE ?= $(DEMO_END)
+airflow-dags-test: install
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate >/dev/null
+	$(AIRFLOW_ENV) $(BIN)/airflow dags test vigil_nightly $(DATE)
 
 clean-demo:
 	rm -rf $(DEMO)

@@ -21,8 +21,9 @@ from rich.table import Table as RichTable
 
 from vigil.config import ConfigError, Settings
 
-console = Console(stderr=False, highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: logs and CI capture are not terminals, and a message must stay on one line there.
+console = Console(stderr=False, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _date(text: str) -> dt.date:
@@ -112,12 +113,16 @@ def _run_one(settings: Settings, date: dt.date) -> bool:
         summary = run_nightly(settings, date, report=report)
     if summary.ok:
         console.print(f"[green]✓ {date} done[/] in {sum(s.seconds for s in summary.steps):.1f}s "
-                      f"({len(summary.warnings)} warnings). Summary: {summary.summary_path}")
+                      f"({_plural(len(summary.warnings), 'warning')}). Summary: {summary.summary_path}")
     else:
         err.print(f"[red]✗ {date} failed:[/] {summary.error}")
         err.print("  Nothing from this night was loaded past the failing step; earlier nights are untouched. "
                   f"Summary: {summary.summary_path}")
     return summary.ok
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def cmd_run(args) -> int:

@@ -24,6 +24,7 @@ import duckdb
 
 from vigil.config import Settings
 from vigil.transforms.contract import FEEDS, TABLES_BY_FEED
+from vigil.transforms.contract import table as contract_table
 from vigil.transforms.pseudonymise import install_duckdb_key
 from vigil.transforms.reader import StagedTable, TableReader
 from vigil.transforms.sources import LandingSource, SqlSource, verify_against_manifest
@@ -94,10 +95,10 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
     )
     warnings = [
         f"{extracted['feed']}/{run_date.isoformat()}/{ld.table}: STALE — byte-identical to the previous night's delivery"
-        for ld in loads if ld.stale
+        for ld in loads if ld.stale and contract_table(extracted["feed"], ld.table).stale_is_suspicious
     ]
     for w in warnings:
-        log.warning(w)
+        log.info(w)  # the run summary carries it as a warning; logging it as one too would say it twice
     return {
         "feed": extracted["feed"],
         "date": extracted["date"],
@@ -193,7 +194,10 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
             step(
                 f"load {feed}",
                 lambda feed=feed: load_feed(settings, extracted[feed]),
-                lambda out: ", ".join(f"{t['table']} {t['action']}" for t in out["tables"]),
+                lambda out: ", ".join(
+                    f"{t['table']} {t['action']}" + (" (same file as the night before)" if t["stale"] else "")
+                    for t in out["tables"]
+                ),
             )
         step(
             "dbt build",

@@ -6,14 +6,20 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 UV_VERSION=0.13.8
+TOOLS=.tools/uv-$UV_VERSION
 
 "$PYTHON" - <<'PY'
 import sys
 if sys.version_info < (3, 11):
     sys.exit(f"Vigil needs Python 3.11 or newer; {sys.executable} is {sys.version.split()[0]}")
 PY
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
-"$VENV/bin/uv" pip sync -q -p "$VENV/bin/python" requirements.lock
-"$VENV/bin/uv" pip install -q -p "$VENV/bin/python" --no-deps -e .
-echo "installed into $VENV: $("$VENV/bin/vigil" --help >/dev/null && echo vigil CLI ok)"
+# uv lives outside the project venv: `uv pip sync` removes whatever the lock does not list.
+if [ ! -x "$TOOLS/bin/uv" ]; then
+    "$PYTHON" -m pip install -q --disable-pip-version-check --target "$TOOLS" "uv==$UV_VERSION"
+fi
+UV="$TOOLS/bin/uv"
+[ -x "$VENV/bin/python" ] || "$UV" venv -q -p "$PYTHON" "$VENV"
+"$UV" pip sync -q -p "$VENV/bin/python" requirements.lock
+"$UV" pip install -q -p "$VENV/bin/python" --no-deps -e .
+"$VENV/bin/vigil" --help >/dev/null
+echo "installed into $VENV ($("$VENV/bin/python" --version), vigil CLI ok)"

@@ -278,8 +278,15 @@ def test_same_file_as_the_previous_night_is_flagged_stale(settings, night):
     write_night(Path(settings.landing), next_day, feeds=("hr",))  # byte-identical files
     result = load_feed(settings, extract_feed(settings, "hr", next_day, "t2"))
     stale = {t["table"]: t["stale"] for t in result["tables"]}
-    assert stale["employees"] is True
+    assert stale["employees"] is True and stale["performance"] is True  # both recorded in the ledger
     assert any("employees: STALE" in w for w in result["warnings"])
+    # an unchanged history is normal: flagged, but not raised as a warning
+    assert not any("performance" in w for w in result["warnings"])
+    con = duckdb.connect(settings.warehouse, read_only=True)
+    ledger = con.execute(
+        "SELECT table_name, stale FROM raw._vigil_loads WHERE feed_date = ? ORDER BY 1", [next_day]).fetchall()
+    con.close()
+    assert ("employees", True) in ledger
 
 
 def test_reloading_a_night_replaces_only_that_partition(settings, night):

@@ -89,6 +89,12 @@ class Table:
         raise KeyError(f"{self.feed}/{self.name} has no column {name!r}")
 
     @property
+    def stale_is_suspicious(self) -> bool:
+        """An unchanged roster, account list or client book means a stuck extract; an unchanged
+        history (ratings, moves) or a quiet incremental night is normal."""
+        return self.mode == "snapshot" and self.required
+
+    @property
     def allows_header_only(self) -> bool:
         """A snapshot of a required table can never be empty: an empty roster is a source error.
 
