@@ -139,3 +139,51 @@ def write_night(landing: Path, date: dt.date = D, data: dict | None = None, feed
 def night(settings) -> Path:
     """A valid minimal night for D in the settings' landing directory."""
     return write_night(Path(settings.landing))
+
+
+# --------------------------------------------------------------------------- demo warehouse
+
+DEMO_START = dt.date(2026, 3, 2)  # a Monday
+DEMO_DAYS = 5
+
+
+class DemoWarehouse:
+    """Tiny demo feeds, every night run in order on DuckDB: what tests of the models read."""
+
+    def __init__(self, settings, start: dt.date, days: int):
+        import json
+
+        self.settings, self.start, self.days = settings, start, days
+        self.last = start + dt.timedelta(days=days - 1)
+        self.landing = Path(settings.landing)
+        self.planted = json.loads((self.landing / "_demo" / "planted.json").read_text())
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        import duckdb
+
+        con = duckdb.connect(self.settings.warehouse, read_only=True)
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            con.close()
+
+    def cases(self, name: str) -> list[dict]:
+        return self.planted["cases"][name]
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> DemoWarehouse:
+    from vigil.config import Settings
+    from vigil.demo import generate
+    from vigil.pipeline import run_nightly
+
+    base = tmp_path_factory.mktemp("demo-warehouse")
+    generate(base / "landing", DEMO_START, DEMO_DAYS, scale="tiny", seed=7)
+    s = Settings(
+        landing=str(base / "landing"), warehouse=str(base / "warehouse" / "vigil.duckdb"), out=base / "out",
+        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB",
+    )
+    for i in range(DEMO_DAYS):
+        summary = run_nightly(s, DEMO_START + dt.timedelta(days=i))
+        assert summary.ok, summary.error
+    return DemoWarehouse(s, DEMO_START, DEMO_DAYS)

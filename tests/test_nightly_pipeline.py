@@ -11,26 +11,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import TEST_KEY
+from conftest import DEMO_DAYS, DEMO_START, TEST_KEY
 from vigil.cli import main as vigil
 from vigil.config import Settings
 from vigil.pipeline import run_nightly
 from vigil.transforms.contract import TABLES
 from vigil.warehouse import Warehouse
 
-START = dt.date(2026, 3, 1)
-DAYS = 3
+START, DAYS = DEMO_START, DEMO_DAYS
 LAST = START + dt.timedelta(days=DAYS - 1)
 SCHEMAS = ("raw", "staging", "intermediate", "marts")
 
 
 @pytest.fixture(scope="module")
-def demo_landing(tmp_path_factory) -> Path:
-    from vigil.demo import generate
-
-    landing = tmp_path_factory.mktemp("demo") / "landing"
-    generate(landing, START, DAYS, scale="tiny", seed=7)
-    return landing
+def demo_landing(demo_warehouse) -> Path:
+    return demo_warehouse.landing
 
 
 def _settings(base: Path, landing: Path, warehouse: str | None = None) -> Settings:
@@ -41,13 +36,9 @@ def _settings(base: Path, landing: Path, warehouse: str | None = None) -> Settin
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, demo_landing) -> Settings:
-    """Three nights run in order on DuckDB, as `vigil backfill` would."""
-    s = _settings(tmp_path_factory.mktemp("duck"), demo_landing)
-    for i in range(DAYS):
-        summary = run_nightly(s, START + dt.timedelta(days=i))
-        assert summary.ok, summary.error
-    return s
+def built(demo_warehouse) -> Settings:
+    """Every demo night run in order on DuckDB, as `vigil backfill` would (shared with other tests)."""
+    return demo_warehouse.settings
 
 
 def _query(s: Settings, sql: str):
@@ -106,7 +97,7 @@ def test_a_bad_night_fails_clearly_and_touches_nothing(built, tmp_path):
     (landing / "hr" / bad_day.isoformat() / "_manifest.json").unlink(missing_ok=True)
     summary = run_nightly(built.with_(landing=str(landing)), bad_day)
     assert not summary.ok
-    assert "hr/2026-03-04/employees.csv" in summary.error
+    assert f"hr/{bad_day.isoformat()}/employees.csv" in summary.error
     assert "line 6, column hire_date" in summary.error
     assert wh.table_checksums(SCHEMAS) == before
 
@@ -160,8 +151,9 @@ def test_cli_run_and_backfill(demo_landing, tmp_path, capsys):
     args = ["--landing", str(demo_landing), "--warehouse", str(tmp_path / "wh.duckdb"), "--out", str(tmp_path / "out"), "--demo"]
     assert vigil(["backfill", "--start", START.isoformat(), "--end", (START + dt.timedelta(days=1)).isoformat(), *args]) == 0
     printed = capsys.readouterr().out
-    assert "2026-03-01 done" in printed and "2026-03-02 done" in printed and "Where to look" in printed
-    assert json.loads((tmp_path / "out" / "runs" / "2026-03-02" / "summary.json").read_text())["ok"] is True
+    second = START + dt.timedelta(days=1)
+    assert f"{START} done" in printed and f"{second} done" in printed and "Where to look" in printed
+    assert json.loads((tmp_path / "out" / "runs" / second.isoformat() / "summary.json").read_text())["ok"] is True
     # a date with no delivery: clear message, exit code 1
     assert vigil(["run", "--date", "2030-01-01", *args]) == 1
     assert "no delivery" in capsys.readouterr().err
