@@ -3,6 +3,7 @@
     vigil demo-data --landing DIR --start 2026-03-01 --days 7 --scale small --seed 42
     vigil run --date 2026-03-07 --landing DIR --warehouse PATH_OR_URL --out DIR
     vigil backfill --start 2026-03-01 --end 2026-03-07 ...
+    vigil import cfpb FILE --landing DIR [--as-of YYYY-MM-DD]
 
 Exit codes: 0 success, 1 the pipeline failed (the message says where and why), 2 bad usage.
 """
@@ -72,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_date, required=True)
     p.add_argument("--end", type=_date, required=True)
     _add_settings_args(p)
+
+    p = sub.add_parser("import", help="map an external export into one feed folder of the landing layout")
+    sources = p.add_subparsers(dest="source", required=True)
+    q = sources.add_parser("cfpb", help="CFPB consumer-complaint export -> complaints feed (docs/cfpb-import.md)")
+    q.add_argument("file", type=Path, help="the CFPB export (CSV)")
+    q.add_argument("--landing", type=Path, required=True, help="writes <landing>/complaints/<D>/")
+    q.add_argument("--as-of", type=_date, help="date folder D (default: the latest date in the file)")
+    q.add_argument("--force", action="store_true", help="replace an existing complaints/<D>/ delivery")
     return parser
 
 
@@ -172,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"demo-data": cmd_demo_data, "run": cmd_run, "backfill": cmd_backfill}
+    from vigil.importers import cmd_import  # the csv module only: cheap to import
+
+    handlers = {"demo-data": cmd_demo_data, "run": cmd_run, "backfill": cmd_backfill, "import": cmd_import}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:
