@@ -1,0 +1,79 @@
+-- Rule AL-01, leaver access exposure. One row per (system, account_id): an account that is enabled
+-- on run_date and belongs to an employee whose termination_date <= run_date, with its revocation
+-- due date/time (see int_access__leaver_accounts), how overdue it is and a priority:
+--   P1  privileged, or overdue on a 'critical' system (seed system_criticality)
+--   P2  overdue (run_date after due_date)
+--   P3  not yet due (due today or later)
+-- Entitlements still held are counted and listed (fct_leaver_entitlements has one row each).
+with leaver_accounts as (
+
+    select * from {{ ref('int_access__leaver_accounts') }}
+    where is_open
+
+),
+
+accounts as (
+
+    select * from {{ ref('int_access__accounts') }}
+
+),
+
+entitlements as (
+
+    select
+        system,
+        account_id,
+        {{ dbt.listagg('entitlement', "', '", 'order by entitlement') }} as entitlements,
+        {{ dbt.listagg("case when is_privileged then entitlement end", "', '", 'order by entitlement') }} as privileged_entitlements
+    from {{ ref('stg_iam__entitlements') }}
+    group by system, account_id
+
+),
+
+scored as (
+
+    select
+        leaver_accounts.*,
+        {{ run_date_sql() }} > leaver_accounts.due_date as is_overdue,
+        case
+            when {{ run_date_sql() }} > leaver_accounts.due_date
+                then {{ dbt.datediff('leaver_accounts.due_date', run_date_sql(), 'day') }}
+            else 0
+        end as days_overdue
+    from leaver_accounts
+
+)
+
+select
+    scored.employee_id,
+    scored.system,
+    scored.account_id,
+    scored.termination_date,
+    scored.is_privileged,
+    scored.criticality,
+    scored.revocation_due_days,
+    scored.due_date,
+    scored.due_at,
+    scored.is_overdue,
+    {{ dbt.cast('scored.days_overdue', dbt.type_int()) }} as days_overdue,
+    case
+        when scored.is_privileged then 'P1'
+        when scored.is_overdue and scored.criticality = 'critical' then 'P1'
+        when scored.is_overdue then 'P2'
+        else 'P3'
+    end as priority,
+    coalesce(accounts.n_entitlements, 0) as n_entitlements,
+    coalesce(accounts.n_privileged_entitlements, 0) as n_privileged_entitlements,
+    entitlements.entitlements,
+    entitlements.privileged_entitlements,
+    accounts.last_activity_at,
+    'AL-01' as rule_id,
+    '{{ var("policy_version") }}' as policy_version,
+    {{ run_date_sql() }} as as_of_date
+from scored
+left join accounts
+    on scored.system = accounts.system
+    and scored.account_id = accounts.account_id
+left join entitlements
+    on scored.system = entitlements.system
+    and scored.account_id = entitlements.account_id

@@ -1,0 +1,52 @@
+-- Rule AL-11, revocation history (feeds the revocation-timeliness KPI). One row per leaver account, ever: every
+-- (system, account_id) of int_access__leaver_accounts - accounts of employees whose
+-- termination_date <= run_date that were still enabled when the departure began.
+--   revoked_at          when access ended: the account's disabled_at when known and consistent,
+--                       else the end (23:59:59 UTC) of the first snapshot night it no longer shows
+--                       enabled (disabled, locked or gone); null while still enabled (is_open)
+--   revoked_within_due  the revocation's UTC date is on or before due_date; while open: false once
+--                       the due date has passed, null before that
+--   hours_to_revoke     hours from the start of the termination day (00:00 UTC) to revoked_at
+--                       (negative when revoked during the notice period); null while open
+with leaver_accounts as (
+
+    select * from {{ ref('int_access__leaver_accounts') }}
+
+),
+
+timed as (
+
+    select
+        leaver_accounts.*,
+        case
+            when revoked_at is not null then {{ dbt.datediff(
+                dbt.cast(dbt.concat([dbt.cast('termination_date', dbt.type_string()), "' 00:00:00+00'"]), type_timestamptz()),
+                'revoked_at', 'second') }}
+        end as seconds_to_revoke
+    from leaver_accounts
+
+)
+
+select
+    employee_id,
+    system,
+    account_id,
+    is_privileged,
+    criticality,
+    termination_date,
+    due_date,
+    due_at,
+    revoked_at,
+    case
+        when revoked_at is not null then {{ utc_date('revoked_at') }} <= due_date
+        when {{ run_date_sql() }} > due_date then false
+    end as revoked_within_due,
+    -- hours with 2 decimals, rounded half up in exact arithmetic on both engines
+    {{ dbt.cast('floor((seconds_to_revoke * 100 + 1800) / 3600.0) / 100.0', 'decimal(12,2)') }} as hours_to_revoke,
+    is_open,
+    revoked_on,
+    last_enabled_on,
+    'AL-11' as rule_id,
+    '{{ var("policy_version") }}' as policy_version,
+    {{ run_date_sql() }} as as_of_date
+from timed
