@@ -1,0 +1,75 @@
+-- One row per (period_type, period_start): the calendar months and quarters the KPI scorecard
+-- reports as of run_date — the current one (period to date) and the kpi_months - 1 / kpi_quarters - 1
+-- before it — plus one more of each (is_reported false) so the oldest reported period has a
+-- previous period to compare with.
+--   cutoff_date  the last day whose events count: period_end for a complete period, run_date for
+--                the current one. Events dated after the cutoff never count, so a period that
+--                ended on or before run_date gives the same figures whatever later run computes it.
+{% set as_text = "cast(cast({} as " ~ dbt.type_int() ~ ") as " ~ dbt.type_string() ~ ")" %}
+{% set year_text = as_text | replace("{}", "extract(year from period_start)") %}
+{% set month_text = as_text | replace("{}", "extract(month from period_start)") %}
+{% set quarter_text = as_text | replace("{}", "floor((extract(month from period_start) + 2) / 3)") %}
+with digits as (
+
+    select 0 as d union all select 1 union all select 2 union all select 3 union all select 4
+    union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+
+),
+
+numbers as (
+
+    select tens.d * 10 + ones.d as n
+    from digits as tens
+    cross join digits as ones
+
+),
+
+months as (
+
+    select
+        'month' as period_type,
+        n as periods_back,
+        {{ dbt.cast(dbt.dateadd('month', '-1 * n', dbt.date_trunc('month', run_date_sql())), 'date') }} as period_start,
+        {{ dbt.cast(dbt.dateadd('day', -1, dbt.dateadd('month', '1 - n', dbt.date_trunc('month', run_date_sql()))), 'date') }} as period_end,
+        n < {{ var('kpi_months') }} as is_reported
+    from numbers
+    where n <= {{ var('kpi_months') }}
+
+),
+
+quarters as (
+
+    select
+        'quarter' as period_type,
+        n as periods_back,
+        {{ dbt.cast(dbt.dateadd('month', '-3 * n', dbt.date_trunc('quarter', run_date_sql())), 'date') }} as period_start,
+        {{ dbt.cast(dbt.dateadd('day', -1, dbt.dateadd('month', '3 - 3 * n', dbt.date_trunc('quarter', run_date_sql()))), 'date') }} as period_end,
+        n < {{ var('kpi_quarters') }} as is_reported
+    from numbers
+    where n <= {{ var('kpi_quarters') }}
+
+),
+
+periods as (
+
+    select * from months
+    union all
+    select * from quarters
+
+)
+
+select
+    period_type,
+    period_start,
+    period_end,
+    case
+        when period_type = 'month'
+            then {{ dbt.concat([year_text, "'-'", dbt.right("'0' || " ~ month_text, 2)]) }}
+        else {{ dbt.concat([year_text, "'-Q'", quarter_text]) }}
+    end as period_label,
+    {{ dbt.cast('periods_back', dbt.type_int()) }} as periods_back,
+    case when period_end <= {{ run_date_sql() }} then period_end else {{ run_date_sql() }} end as cutoff_date,
+    period_end <= {{ run_date_sql() }} as is_complete,
+    is_reported,
+    {{ run_date_sql() }} as as_of_date
+from periods
