@@ -7,9 +7,13 @@ pseudonymises them, loads them into the warehouse and builds the dbt models.
 ```
 extract_hr ─┐
 extract_iam ─┤                                   (no warehouse writes; run in parallel)
-extract_crm ─┼─> load_hr -> load_iam -> load_crm -> load_complaints -> dbt_build
+extract_crm ─┼─> load_hr -> load_iam -> load_crm -> load_complaints -> audit_raw -> dbt_build
 extract_complaints ─┘                            (one writer at a time: DuckDB allows one)
 ```
+
+* `audit_raw` runs the raw layer's Great Expectations suites (`expectations/`) on night D: a
+  failed **critical** expectation stops the night before dbt runs; warnings are reported. Data
+  Docs: `<out>/data_docs/index.html`.
 
 * **D** is the run's logical date (UTC): the run for D reads `<landing>/<feed>/<D>/` and starts
   after midnight at the end of D. The `run_date` param overrides it for a manual run.
@@ -80,6 +84,17 @@ def vigil_nightly():
         return load_feed(_settings(), extracted)
 
     @task
+    def audit_raw() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+        from vigil.pipeline import audit_raw as run_audit
+        from vigil.quality import QualityGateFailed
+
+        try:
+            return run_audit(_settings(), _run_date(), get_current_context()["run_id"])
+        except QualityGateFailed as exc:  # the data will not pass on a retry
+            raise AirflowFailException(str(exc)) from exc
+
+    @task
     def dbt_build() -> dict:
         from vigil.pipeline import build_models
 
@@ -89,7 +104,7 @@ def vigil_nightly():
     loads = [load.override(task_id=f"load_{feed}")(extracts[feed]) for feed in FEEDS]
     for ld in loads:
         ld.set_upstream(list(extracts.values()))  # nothing loads until every feed has passed
-    chain(*loads, dbt_build())
+    chain(*loads, audit_raw(), dbt_build())
 
 
 vigil_nightly()

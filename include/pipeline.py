@@ -3,7 +3,8 @@
 The Airflow DAG calls each step as one task; `vigil run` calls the same steps in-process, in the
 same order. Steps take and return JSON-serialisable values, so they travel through XCom unchanged.
 
-    extract_feed (x4, no warehouse access) -> load_feed (x4, one writer at a time) -> build_models
+    extract_feed (x4, no warehouse access) -> load_feed (x4, one writer at a time) -> audit_raw
+        -> build_models
 
 Extract validates every file of a feed and stages it typed and pseudonymised; nothing reaches the
 warehouse until all four feeds have passed, so bad input never touches what is already loaded.
@@ -108,6 +109,28 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
     }
 
 
+def audit_raw(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """The raw layer's Great Expectations suites on night D: critical failures stop the night before
+    dbt runs (so nothing downstream changes); warnings are reported. Results go to audit.dq_results
+    and Data Docs to <out>/data_docs/."""
+    from vigil.quality import run_suites
+
+    result = run_suites(
+        settings.warehouse, "raw", run_date=run_date, out=settings.out, run_id=run_id,
+        memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads,
+    )
+    result.raise_for_critical()
+    summary = result.to_dict()
+    return {
+        "date": run_date.isoformat(),
+        "suites": len(result.suites),
+        "expectations": len(result.expectations),
+        "warnings": [f"data quality (warning): {line}" for line in summary["failed_warning"]],
+        "data_docs": summary["data_docs_index"],
+        "seconds": round(result.seconds, 3),
+    }
+
+
 def build_models(settings: Settings, run_date: dt.date) -> dict:
     """`dbt build` (models and their tests) in one invocation; per-model status from run_results.json."""
     from vigil.dbt_runner import run_dbt
@@ -204,6 +227,11 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
                     for t in out["tables"]
                 ),
             )
+        step(
+            "audit raw",
+            lambda: audit_raw(settings, run_date, summary.run_id),
+            lambda out: f"{out['expectations']} expectations in {out['suites']} suites; Data Docs {out['data_docs']}",
+        )
         step(
             "dbt build",
             lambda: build_models(settings, run_date),

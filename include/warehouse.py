@@ -258,6 +258,12 @@ class PostgresWarehouse(Warehouse):
         finally:
             con.close()
 
+    def ensure_raw_schema(self, con) -> None:
+        super().ensure_raw_schema(con)
+        # Every load deletes one night's partition and every gate reads one: index the night.
+        for t in TABLES:
+            con.execute(f"CREATE INDEX IF NOT EXISTS {t.raw_table}__feed_date ON {RAW_SCHEMA}.{t.raw_table} (_feed_date)")
+
     def _bulk_insert(self, con, t: Table, staged: StagedTable, lineage: dict) -> None:
         """Stream the staged Parquet into COPY in batches: bounded memory whatever the table's size."""
         import pyarrow.csv as pacsv

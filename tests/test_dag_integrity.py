@@ -41,7 +41,7 @@ def test_every_feed_is_extracted_before_anything_loads(dagbag):
     dag = dagbag.dags["vigil_nightly"]
     extracts = {f"extract_{f}" for f in ("hr", "iam", "crm", "complaints")}
     loads = [f"load_{f}" for f in ("hr", "iam", "crm", "complaints")]
-    assert extracts | set(loads) | {"dbt_build"} == set(dag.task_ids)
+    assert extracts | set(loads) | {"audit_raw", "dbt_build"} == set(dag.task_ids)
     for load in loads:
         assert extracts <= dag.get_task(load).upstream_task_ids | dag.get_task(load).get_flat_relative_ids(upstream=True)
 
@@ -52,7 +52,12 @@ def test_loads_never_run_concurrently(dagbag):
     loads = [f"load_{f}" for f in ("hr", "iam", "crm", "complaints")]
     for earlier, later in zip(loads, loads[1:]):
         assert earlier in dag.get_task(later).get_flat_relative_ids(upstream=True)
-    assert set(loads) <= dag.get_task("dbt_build").get_flat_relative_ids(upstream=True)
+    assert set(loads) <= dag.get_task("audit_raw").get_flat_relative_ids(upstream=True)
+
+
+def test_models_are_built_only_after_the_raw_gate(dagbag):
+    dag = dagbag.dags["vigil_nightly"]
+    assert "audit_raw" in dag.get_task("dbt_build").upstream_task_ids
 
 
 def test_dag_file_does_no_io_and_imports_fast():

@@ -41,7 +41,7 @@ def test_dag_test_runs_one_night_end_to_end(airflow_db, tmp_path, monkeypatch):
     run = dag.test(logical_date=dt.datetime(D.year, D.month, D.day, tzinfo=dt.timezone.utc))
     assert run.state == "success", [(ti.task_id, ti.state) for ti in run.get_task_instances()]
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert set(states.values()) == {"success"} and len(states) == 9
+    assert set(states.values()) == {"success"} and len(states) == 10
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -71,4 +71,5 @@ def test_dag_run_with_bad_input_fails_in_extract_and_loads_nothing(airflow_db, t
     assert run.state == "failed"
     assert states["extract_iam"] == "failed"
     assert all(states[f"load_{f}"] == "upstream_failed" for f in ("hr", "iam", "crm", "complaints"))
+    assert states["audit_raw"] == states["dbt_build"] == "upstream_failed"
     assert not warehouse.exists()

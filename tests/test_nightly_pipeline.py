@@ -102,6 +102,38 @@ def test_a_bad_night_fails_clearly_and_touches_nothing(built, tmp_path):
     assert wh.table_checksums(SCHEMAS) == before
 
 
+def test_a_critical_quality_failure_stops_the_night_before_dbt(built, tmp_path):
+    """Readable data that breaks a critical expectation: loaded to raw, audited, stopped; marts untouched."""
+    warehouse = tmp_path / "copy.duckdb"  # the shared warehouse stays as the other tests expect it
+    shutil.copy(built.warehouse, warehouse)
+    s = built.with_(warehouse=str(warehouse), out=tmp_path / "out")
+    wh = Warehouse.open(str(warehouse))
+    before = wh.table_checksums(("intermediate", "marts"))
+    bad_day = LAST + dt.timedelta(days=1)
+    landing = tmp_path / "landing"
+    for feed in ("hr", "iam", "crm", "complaints"):
+        shutil.copytree(Path(built.landing) / feed / LAST.isoformat(), landing / feed / bad_day.isoformat())
+        (landing / feed / bad_day.isoformat() / "_manifest.json").unlink(missing_ok=True)
+    emp = landing / "hr" / bad_day.isoformat() / "employees.csv"
+    with open(emp, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    leaver = next(r for r in rows[1:] if r[header.index("termination_date")])
+    leaver[header.index("hire_date")] = "2026-03-20"  # hired after leaving: every field reads fine
+    with open(emp, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    summary = run_nightly(s.with_(landing=str(landing)), bad_day)
+    assert not summary.ok
+    assert "critical" in summary.error and "termination" in summary.error
+    assert [st.name for st in summary.steps][-1] == "load complaints"  # audit raw failed; dbt never ran
+    assert wh.table_checksums(("intermediate", "marts")) == before
+    dq = duckdb.connect(str(warehouse), read_only=True)
+    failed = dq.execute("SELECT count(*) FROM audit.dq_results WHERE run_date = ? AND NOT success "
+                        "AND severity = 'critical'", [bad_day]).fetchall()[0][0]
+    dq.close()
+    assert failed >= 1  # the evidence is kept for the quarterly data-quality summary
+
+
 def _raw_pii_values(landing: Path) -> set[str]:
     """Every national ID, phone, name and email the demo delivered, as the bank sent them."""
     values: set[str] = set()
