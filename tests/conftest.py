@@ -111,6 +111,26 @@ MINIMAL_NIGHT: dict[str, dict[str, list[dict]]] = {
 }
 
 
+def minimal_night_as_of(date: dt.date) -> dict:
+    """MINIMAL_NIGHT moved in time so that it describes `date` (every date shifts by the same days)."""
+    import copy
+    import re
+
+    shift = date - D
+    iso = re.compile(r"^(\d{4}-\d{2}-\d{2})(.*)$")
+
+    def move(value: str) -> str:
+        m = iso.match(value)
+        return (dt.date.fromisoformat(m.group(1)) + shift).isoformat() + m.group(2) if m else value
+
+    data = copy.deepcopy(MINIMAL_NIGHT)
+    for tables in data.values():
+        for rows in tables.values():
+            for row in rows:
+                row.update({k: move(v) for k, v in row.items()})
+    return data
+
+
 def write_csv(path: Path, columns: list[str], rows: list[dict], *, newline: str = "\n", encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding=encoding) as fh:
@@ -169,6 +189,19 @@ class DemoWarehouse:
 
     def cases(self, name: str) -> list[dict]:
         return self.planted["cases"][name]
+
+    def rows(self, sql: str) -> list[dict]:
+        """Query results as dicts (UTC session, so timestamps read as the warehouse stores them)."""
+        import duckdb
+
+        con = duckdb.connect(self.settings.warehouse, read_only=True)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            cur = con.execute(sql)
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+        finally:
+            con.close()
 
 
 @pytest.fixture(scope="session")

@@ -58,16 +58,7 @@ def wh(demo_warehouse):
 
 
 def _rows(wh, sql: str) -> list[dict]:
-    import duckdb
-
-    con = duckdb.connect(wh.settings.warehouse, read_only=True)
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        cur = con.execute(sql)
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
+    return wh.rows(sql)
 
 
 # --------------------------------------------------------------------------- AL-01 leaver access

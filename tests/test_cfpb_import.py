@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, TEST_KEY, write_night
+from conftest import REPO, TEST_KEY, minimal_night_as_of, write_night
 
 from vigil.config import Settings
 from vigil.importers import ImportSourceError
@@ -149,11 +149,12 @@ def imported(tmp_path_factory, night):
 
 @pytest.fixture(scope="module")
 def warehouse(imported):
-    """hr, iam, crm: the minimal valid night for D; complaints: the CFPB import. One nightly run."""
+    """hr, iam, crm: the minimal valid night moved to D; complaints: the CFPB import. One nightly run."""
     from vigil.pipeline import run_nightly
 
     settings, result = imported
-    write_night(Path(settings.landing), result.date, feeds=("hr", "iam", "crm"))
+    # the roster must make sense on D (the raw gate rejects hires years after D)
+    write_night(Path(settings.landing), result.date, data=minimal_night_as_of(result.date), feeds=("hr", "iam", "crm"))
     summary = run_nightly(settings, result.date)
     assert summary.ok, summary.error
     con = duckdb.connect(settings.warehouse, read_only=True)
