@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -173,6 +174,8 @@ def _print_where_to_look(settings: Settings) -> None:
         console.print("  warehouse: schemas raw, staging, intermediate, marts in the configured PostgreSQL database")
     else:
         console.print(f"  warehouse: duckdb {settings.warehouse}  (e.g. SELECT * FROM marts.dim_employees)")
+    console.print("  results:   publish.pub_leaver_access_exposure, publish.pub_kpi_scorecard, publish.pub_complainant_tiers, …")
+    console.print(f"  data quality: {Path(settings.out) / 'data_docs' / 'index.html'} (Great Expectations Data Docs)")
     console.print(f"  run summaries: {Path(settings.out) / 'runs'}/<date>/summary.json")
     console.print(f"  dbt results:   {Path(settings.out) / 'dbt' / 'target' / 'run_results.json'}")
 
@@ -191,5 +194,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """The `vigil` console script: main(), then a quiet exit.
+
+    Once Great Expectations and duckdb-engine have run, duckdb's bindings print pages of harmless
+    "nanobind: leaked …" lines while the interpreter tears down. Output is flushed and every
+    connection is closed by then, so the process skips that teardown rather than alarm the user.
+    """
+    code = main()
+    if "duckdb_engine" not in sys.modules:
+        sys.exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
