@@ -161,6 +161,30 @@ def night(settings) -> Path:
     return write_night(Path(settings.landing))
 
 
+def copy_raw_layer(duck_path: str, pg_url: str) -> None:
+    """Copy every raw table of a DuckDB warehouse into a PostgreSQL database (same DDL, same rows)."""
+    import duckdb
+    import psycopg
+
+    from vigil.transforms.contract import TABLES, raw_table_ddl
+
+    src = duckdb.connect(duck_path, read_only=True)
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as pg:
+            pg.execute("CREATE SCHEMA IF NOT EXISTS raw")
+            for t in TABLES:
+                pg.execute(raw_table_ddl(t))
+                cur = src.execute(f"SELECT * FROM raw.{t.raw_table}")
+                cols = [c[0] for c in cur.description]
+                rows = cur.fetchall()
+                if rows:
+                    with pg.cursor() as c:
+                        c.executemany(f"INSERT INTO raw.{t.raw_table} ({', '.join(cols)}) "
+                                      f"VALUES ({', '.join(['%s'] * len(cols))})", rows)
+    finally:
+        src.close()
+
+
 # --------------------------------------------------------------------------- demo warehouse
 
 DEMO_START = dt.date(2026, 3, 2)  # a Monday

@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from conftest import PG_ADMIN_DSN, REPO
+from conftest import PG_ADMIN_DSN, REPO, copy_raw_layer
 
 DBT = REPO / "dbt_project"
 PUBLISHED = ("pub_leaver_access_exposure", "pub_leaver_entitlements", "pub_notice_restrictions",
@@ -379,26 +379,7 @@ def _normalise(row) -> tuple:
 
 
 def _copy_raw_to_postgres(duck_path: str, pg_url: str) -> None:
-    import duckdb
-    import psycopg
-
-    from vigil.transforms.contract import TABLES, raw_table_ddl
-
-    src = duckdb.connect(duck_path, read_only=True)
-    try:
-        with psycopg.connect(pg_url, autocommit=True) as pg:
-            pg.execute("CREATE SCHEMA IF NOT EXISTS raw")
-            for t in TABLES:
-                pg.execute(raw_table_ddl(t))
-                cur = src.execute(f"SELECT * FROM raw.{t.raw_table}")
-                cols = [c[0] for c in cur.description]
-                rows = cur.fetchall()
-                if rows:
-                    with pg.cursor() as c:
-                        c.executemany(f"INSERT INTO raw.{t.raw_table} ({', '.join(cols)}) "
-                                      f"VALUES ({', '.join(['%s'] * len(cols))})", rows)
-    finally:
-        src.close()
+    copy_raw_layer(duck_path, pg_url)
 
 
 @pytest.mark.postgres

@@ -20,7 +20,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from conftest import PG_ADMIN_DSN, REPO
+from conftest import PG_ADMIN_DSN, REPO, copy_raw_layer
 
 DBT = REPO / "dbt_project"
 PUBLISHED = ("pub_departure_risk", "pub_departure_risk_changes", "pub_complainant_tiers",
@@ -480,31 +480,15 @@ def _normalise(row) -> tuple:
 def test_postgres_builds_the_same_published_tables(wh, tmp_path):
     """The same raw layer on PostgreSQL gives the same published tables (the run date's slice)."""
     psycopg = pytest.importorskip("psycopg")
-    import duckdb
 
     from vigil.dbt_runner import run_dbt
-    from vigil.transforms.contract import TABLES, raw_table_ddl
 
     name = f"vigil_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-        src = duckdb.connect(wh.settings.warehouse, read_only=True)
-        try:
-            with psycopg.connect(url, autocommit=True) as pg:
-                pg.execute("CREATE SCHEMA IF NOT EXISTS raw")
-                for t in TABLES:
-                    pg.execute(raw_table_ddl(t))
-                    cur = src.execute(f"SELECT * FROM raw.{t.raw_table}")
-                    cols = [c[0] for c in cur.description]
-                    rows = cur.fetchall()
-                    if rows:
-                        with pg.cursor() as c:
-                            c.executemany(f"INSERT INTO raw.{t.raw_table} ({', '.join(cols)}) "
-                                          f"VALUES ({', '.join(['%s'] * len(cols))})", rows)
-        finally:
-            src.close()
+        copy_raw_layer(wh.settings.warehouse, url)
         result = run_dbt(["build", "--select", "+path:models/marts/publish/risk", "--indirect-selection", "cautious",
                           "--exclude-resource-type", "unit_test"],
                          warehouse=url, run_date=wh.last, work_dir=tmp_path / "dbt")
