@@ -3,7 +3,9 @@
 Checked after the night is built and audited, before anything is published or any ticket is made:
 
 * **headcount**: active headcount fell by more than 20% against the previous night -> HOLD;
-* **revocations**: planned revocations exceed max(10, 5% of yesterday's active population) -> HOLD.
+* **revocations**: planned revocations exceed max(10, 5% of yesterday's active population) -> HOLD;
+* **stale snapshot**: a roster, account list or client book byte-identical to the previous night's
+  delivery (a stuck extract re-sending yesterday's file) -> HOLD.
 
 Both read the raw HR partitions directly (not the models), so a modelling bug cannot hide a
 truncated roster. A held night publishes nothing and issues nothing until a person releases it
@@ -19,27 +21,27 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 
+from vigil.audit import AUDIT_LOG, AUDIT_SCHEMA, append_audit_events
+from vigil.audit import ensure_audit_log as _ensure_audit_log
 from vigil.warehouse import Warehouse
+
+
+class BreakerHold(RuntimeError):
+    """A tripped breaker: nothing is published and no ticket is made until a person approves."""
+
+    def __init__(self, decision: "BreakerDecision"):
+        self.decision = decision
+        super().__init__(
+            f"HOLD on {decision.run_date}: " + "; ".join(decision.reasons)
+            + f". Nothing was published and no ticket was created. Check the night; to release it: "
+            f"vigil approve --date {decision.run_date} --reason TEXT --by NAME, then rerun the night "
+            f"(in Airflow: clear check_breakers and its downstream tasks)."
+        )
 
 HEADCOUNT_DROP_LIMIT = 0.20
 REVOCATION_FLOOR = 10
 REVOCATION_SHARE = 0.05
 
-AUDIT_SCHEMA = "audit"
-AUDIT_LOG = f"{AUDIT_SCHEMA}.audit_log"
-AUDIT_DDL = (
-    f"CREATE SCHEMA IF NOT EXISTS {AUDIT_SCHEMA}",
-    f"""CREATE TABLE IF NOT EXISTS {AUDIT_LOG} (
-        event_id VARCHAR PRIMARY KEY,
-        occurred_at TIMESTAMPTZ NOT NULL,
-        run_date DATE,
-        event VARCHAR NOT NULL,
-        actor VARCHAR NOT NULL,
-        details VARCHAR NOT NULL
-    )""",
-)
-
-EXPOSURE_TABLES = ("pub_leaver_access_exposure", "pub_notice_restrictions")
 ACTIVE_STATUSES = ("active", "notice", "leave")
 
 
@@ -70,7 +72,7 @@ def revocation_threshold(yesterday_active: int) -> float:
 
 
 def decide(run_date: dt.date, *, today_active: int, yesterday_active: int | None, yesterday_date: dt.date | None,
-           planned: list[tuple], approval: dict | None = None) -> BreakerDecision:
+           planned: list[tuple], approval: dict | None = None, stale: list[str] = ()) -> BreakerDecision:
     """The rule itself, on plain numbers (the warehouse reading is in `evaluate`)."""
     baseline = yesterday_active if yesterday_active is not None else today_active
     threshold = revocation_threshold(baseline)
@@ -89,6 +91,8 @@ def decide(run_date: dt.date, *, today_active: int, yesterday_active: int | None
             f"{len(planned)} planned revocations exceed the threshold max({REVOCATION_FLOOR}, "
             f"{REVOCATION_SHARE:.0%} of {baseline}) = {threshold:g}"
         )
+    for name in stale:
+        reasons.append(f"{name} is byte-identical to the previous night's delivery (a stuck extract?)")
     status = "pass"
     if reasons:
         status = "released" if approval and approval.get("fingerprint") == fingerprint else "hold"
@@ -106,20 +110,31 @@ def _active_count(wh: Warehouse, con, feed_date: dt.date) -> int:
     )[0][0]
 
 
-def planned_revocations(wh: Warehouse, con, schema: str = "publish_candidate") -> list[tuple]:
-    """(kind, employee_id, system, account_id) of every revocation tonight's tables would ask for."""
-    present = {t.split(".", 1)[1] for t in wh.list_tables(con, (schema,))}
-    rows: set[tuple] = set()
-    for table in EXPOSURE_TABLES:
-        if table in present:
-            rows.update(
-                (table, *r)
-                for r in wh._fetchall(con, f"SELECT DISTINCT employee_id, system, account_id FROM {schema}.{table}")
-            )
-    return sorted(rows)
+def stale_snapshots(wh: Warehouse, con, run_date: dt.date) -> list[str]:
+    """'feed/table' of tonight's snapshot deliveries that repeat the previous night's file."""
+    from vigil.transforms.contract import table as contract_table
+
+    rows = wh._fetchall(con, "SELECT feed, table_name FROM raw._vigil_loads WHERE feed_date = %s AND stale ORDER BY 1, 2",
+                        (run_date,))
+    return [f"{f}/{t}" for f, t in rows if contract_table(f, t).stale_is_suspicious]
 
 
-def evaluate(warehouse_url: str, run_date: dt.date, schema: str = "publish_candidate") -> BreakerDecision:
+def planned_revocations(warehouse_url: str, run_date: dt.date, schema: str = "publish_candidate") -> list[dict]:
+    """The tickets tonight would create (vigil.tickets.plan_tickets: new tickets only; a ticket
+    already issued on an earlier night is not planned again), without side effects."""
+    from vigil.tickets import plan_tickets
+
+    return plan_tickets(warehouse_url, run_date, "plan", schema=schema)
+
+
+def _plan_key(tickets: list[dict]) -> list[tuple]:
+    return sorted((t["kind"], t["employee_id"], t["system"], t["ticket_id"]) for t in tickets)
+
+
+def evaluate(warehouse_url: str, run_date: dt.date, schema: str = "publish_candidate", *,
+             tickets: list[dict] | None = None) -> BreakerDecision:
+    if tickets is None:
+        tickets = planned_revocations(warehouse_url, run_date, schema)
     wh = Warehouse.open(warehouse_url)
     with wh.connection() as con:
         today = _active_count(wh, con, run_date)
@@ -127,15 +142,26 @@ def evaluate(warehouse_url: str, run_date: dt.date, schema: str = "publish_candi
             con, "SELECT max(_feed_date) FROM raw.hr__employees WHERE _feed_date < %s", (run_date,)
         )[0][0]
         yesterday = _active_count(wh, con, prev) if prev else None
-        planned = planned_revocations(wh, con, schema)
         approval = latest_approval(wh, con, run_date)
+        stale = stale_snapshots(wh, con, run_date)
     return decide(run_date, today_active=today, yesterday_active=yesterday, yesterday_date=prev,
-                  planned=planned, approval=approval)
+                  planned=_plan_key(tickets), approval=approval, stale=stale)
+
+
+def plan(warehouse_url: str, run_date: dt.date, schema: str = "publish_candidate") -> tuple[list[dict], BreakerDecision]:
+    """`vigil plan`: the tickets night D would create and the breakers' decision; writes nothing."""
+    wh = Warehouse.open(warehouse_url)
+    with wh.connection() as con:
+        built = wh._fetchall(con, f"SELECT max(as_of_date) FROM {schema}.pub_leaver_access_exposure") \
+            if f"{schema}.pub_leaver_access_exposure" in wh.list_tables(con, (schema,)) else [(None,)]
+    if built[0][0] not in (None, run_date):
+        raise ValueError(f"the candidate tables were built for {built[0][0]}, not {run_date}: run the night first")
+    tickets = planned_revocations(warehouse_url, run_date, schema)
+    return tickets, evaluate(warehouse_url, run_date, schema, tickets=tickets)
 
 
 def ensure_audit_log(wh: Warehouse, con) -> None:
-    for sql in AUDIT_DDL:
-        con.execute(sql)
+    _ensure_audit_log(wh, con)
 
 
 def latest_approval(wh: Warehouse, con, run_date: dt.date) -> dict | None:
@@ -150,16 +176,15 @@ def latest_approval(wh: Warehouse, con, run_date: dt.date) -> dict | None:
     return json.loads(rows[0][0]) if rows else None
 
 
-def append_audit(warehouse_url: str, *, run_date: dt.date | None, event: str, actor: str, details: dict) -> str:
+def append_audit(warehouse_url: str, *, run_date: dt.date | None, event: str, actor: str, details: dict,
+                 run_id: str | None = None) -> str:
     """Append one event to the audit log (append-only: nothing here updates or deletes)."""
     wh = Warehouse.open(warehouse_url)
     event_id = str(uuid.uuid4())
     with wh.transaction() as con:
         ensure_audit_log(wh, con)
-        con.execute(
-            f"INSERT INTO {AUDIT_LOG} VALUES (%s, %s, %s, %s, %s, %s)",
-            (event_id, dt.datetime.now(dt.timezone.utc), run_date, event, actor, json.dumps(details, sort_keys=True)),
-        )
+        append_audit_events(wh, con, [{"event_id": event_id, "run_date": run_date, "event": event, "actor": actor,
+                                       "details": details, "run_id": run_id or details.get("run_id")}])
     return event_id
 
 

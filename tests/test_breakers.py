@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+import vigil.breakers
 from vigil.breakers import approve, decide, evaluate
 from vigil.warehouse import Warehouse
 
@@ -51,7 +52,15 @@ def test_an_approval_releases_only_the_plan_it_saw():
                   approval=approval).status == "hold"
 
 
-def _warehouse(tmp_path, yesterday_active: int, today_active: int, planned: int) -> str:
+def _tickets(n: int) -> list[dict]:
+    return [{"kind": "leaver_access", "employee_id": f"L{i}", "system": "AD", "ticket_id": f"t{i}"} for i in range(n)]
+
+
+def _warehouse(tmp_path, monkeypatch, yesterday_active: int, today_active: int, planned: int) -> str:
+    """Raw rosters for Y and D; the ticket plan (vigil.tickets, tested on its own) has `planned` tickets."""
+    import vigil.breakers
+
+    monkeypatch.setattr(vigil.breakers, "planned_revocations", lambda url, date, schema="publish_candidate": _tickets(planned))
     url = str(tmp_path / "wh.duckdb")
     wh = Warehouse.open(url)
     with wh.transaction() as con:
@@ -62,22 +71,17 @@ def _warehouse(tmp_path, yesterday_active: int, today_active: int, planned: int)
                 f"SELECT 'E' || lpad(CAST(i AS VARCHAR), 4, '0'), 'active', %s FROM range(%s) t(i)",
                 (date, n),
             )
-        con.execute("CREATE SCHEMA publish_candidate")
-        con.execute("CREATE TABLE publish_candidate.pub_leaver_access_exposure "
-                    "(employee_id VARCHAR, system VARCHAR, account_id VARCHAR)")
-        con.execute("INSERT INTO publish_candidate.pub_leaver_access_exposure "
-                    "SELECT 'L' || CAST(i AS VARCHAR), 'AD', 'a' || CAST(i AS VARCHAR) FROM range(%s) t(i)", (planned,))
     return url
 
 
-def test_truncated_roster_holds_from_the_raw_partitions(tmp_path):
-    url = _warehouse(tmp_path, yesterday_active=1000, today_active=400, planned=0)  # 40% of yesterday's actives
+def test_truncated_roster_holds_from_the_raw_partitions(tmp_path, monkeypatch):
+    url = _warehouse(tmp_path, monkeypatch, yesterday_active=1000, today_active=400, planned=0)  # 40% of yesterday's actives
     d = evaluate(url, D)
     assert d.status == "hold" and (d.yesterday_active, d.today_active) == (1000, 400)
 
 
-def test_approve_records_who_and_why_and_releases_the_night(tmp_path):
-    url = _warehouse(tmp_path, yesterday_active=100, today_active=100, planned=30)
+def test_approve_records_who_and_why_and_releases_the_night(tmp_path, monkeypatch):
+    url = _warehouse(tmp_path, monkeypatch, yesterday_active=100, today_active=100, planned=30)
     assert evaluate(url, D).status == "hold"
     with pytest.raises(ValueError, match="reason"):
         approve(url, D, reason=" ", by="A. Officer")
@@ -86,8 +90,10 @@ def test_approve_records_who_and_why_and_releases_the_night(tmp_path):
     import duckdb
 
     con = duckdb.connect(url, read_only=True)
-    rows = con.execute("SELECT event, actor, run_date FROM audit.audit_log").fetchall()
+    rows = con.execute("SELECT event, actor, run_date FROM audit.audit_log WHERE event LIKE 'breaker%'").fetchall()
     con.close()
     assert rows == [("breaker_released", "A. Officer", D)]
     with pytest.raises(ValueError, match="not held"):
         approve(url, D, reason="again", by="B")
+    monkeypatch.setattr(vigil.breakers, "planned_revocations", lambda url, date, schema="publish_candidate": _tickets(31))
+    assert evaluate(url, D).status == "hold"  # a different plan is not what was approved

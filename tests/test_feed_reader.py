@@ -119,8 +119,11 @@ def test_timestamps_need_an_offset_and_booleans_are_true_or_false(settings, nigh
     write_csv(Path(settings.landing) / "iam" / D.isoformat() / "accounts.csv", list(table("iam", "accounts").column_names), accounts)
     with pytest.raises(FeedError) as e:
         extract_feed(settings, "iam", D, "t")
-    found = {(p.line, p.column) for p in e.value.problems}
+    found = {(p.line, p.column) for p in e.value.problems if p.line is not None}
     assert found == {(2, "last_login_at"), (3, "is_privileged")}
+    # Both rows of a two-row file break the contract: far above the share that may be quarantined.
+    [share] = [p for p in e.value.problems if p.line is None]
+    assert "2 of 2 rows" in share.message and "quarantined" in share.message
 
 
 def test_rating_out_of_range_is_a_boundary(settings, night):
@@ -287,6 +290,21 @@ def test_same_file_as_the_previous_night_is_flagged_stale(settings, night):
         "SELECT table_name, stale FROM raw._vigil_loads WHERE feed_date = ? ORDER BY 1", [next_day]).fetchall()
     con.close()
     assert ("employees", True) in ledger
+
+
+def test_only_each_feeds_main_snapshot_unchanged_means_a_stuck_extract(settings, night):
+    """Re-sent accounts = stuck extract (warned, the breaker holds); an entitlement list that did not
+    change overnight is normal (recorded only)."""
+    load_feed(settings, extract_feed(settings, "iam", D, "t"))
+    next_day = D + dt.timedelta(days=1)
+    write_night(Path(settings.landing), next_day, feeds=("iam",))  # byte-identical files
+    result = load_feed(settings, extract_feed(settings, "iam", next_day, "t2"))
+    stale = {t["table"]: t["stale"] for t in result["tables"]}
+    assert stale["accounts"] is True and stale["entitlements"] is True
+    assert [w for w in result["warnings"] if "STALE" in w] == [f"iam/{next_day}/accounts: STALE — byte-identical "
+                                                               "to the previous night's delivery"]
+    assert table("iam", "accounts").stale_is_suspicious and table("crm", "clients").stale_is_suspicious
+    assert not table("iam", "entitlements").stale_is_suspicious
 
 
 def test_reloading_a_night_replaces_only_that_partition(settings, night):

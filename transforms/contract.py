@@ -90,9 +90,11 @@ class Table:
 
     @property
     def stale_is_suspicious(self) -> bool:
-        """An unchanged roster, account list or client book means a stuck extract; an unchanged
-        history (ratings, moves) or a quiet incremental night is normal."""
-        return self.mode == "snapshot" and self.required
+        """An unchanged roster, account list or client book means a stuck extract: each feed's main
+        snapshot changes every working day (hires, logins, new clients). An unchanged entitlement
+        list, history (ratings, moves) or quiet incremental night is normal, e.g. over a weekend
+        at a small bank, and must not hold the night."""
+        return (self.feed, self.name) in STUCK_EXTRACT_SENTINELS
 
     @property
     def allows_header_only(self) -> bool:
@@ -118,6 +120,9 @@ COMPLAINT_CHANNELS = ("phone", "branch", "online", "letter", "email", "regulator
 COMPLAINT_CATEGORIES = ("fraud", "credit_dispute", "mis_selling", "fees", "service", "data_privacy", "other")
 COMPLAINT_STATUSES = ("open", "in_progress", "resolved", "closed")
 COMPLAINT_OUTCOMES = ("upheld", "partially_upheld", "rejected", "withdrawn")
+
+#: Each snapshot feed's main table: re-delivered byte for byte, it means the extract is stuck.
+STUCK_EXTRACT_SENTINELS = frozenset({("hr", "employees"), ("iam", "accounts"), ("crm", "clients")})
 
 TABLES: tuple[Table, ...] = (
     # ---------------------------------------------------------------- HR

@@ -8,7 +8,11 @@ no feed is held whole in pandas. The steps, cheapest first, so a broken file fai
    (bad UTF-8, too many or too few fields, stray quotes) with their physical line;
 3. values: one pass computes, per column and rule, how many rows break it and the first one
    (required, type, accepted values, range);
-4. keys: duplicates of the contract key;
+   A few bad rows do not stop the night: while the rows breaking a value rule are at most the
+   quarantine share of the file (default 1%), they are set aside with their line, column and rule
+   (never their values) and the rest goes on; above it the file fails. HR key defects (a missing
+   employee_id, an employee both active and terminated) always fail: guessing there locks people out;
+4. keys: duplicates of the contract key (always fail: which of two rows is right cannot be known);
 5. output: typed columns, PII replaced by keyed tokens, the source line of every row, written to
    Parquet for the load step.
 
@@ -99,6 +103,8 @@ class StagedTable:
     rows: int
     staged_path: str  # Parquet with warehouse column names + _source_line
     warnings: list[str] = field(default_factory=list)
+    rejected_rows: int = 0  # rows set aside (quarantined); listed in rejected_path
+    rejected_path: str | None = None  # Parquet: _source_line, column_name, rule (no values)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -131,9 +137,13 @@ class TableReader:
     the table has PII columns.
     """
 
-    def __init__(self, con, table: Table, path: Path, display_name: str):
+    def __init__(self, con, table: Table, path: Path, display_name: str, *,
+                 quarantine_share: float = 0.0, feed_date=None):
         self.con, self.table, self.path, self.display = con, table, Path(path), display_name
+        self.quarantine_share, self.feed_date = quarantine_share, feed_date
         self.warnings: list[str] = []
+        self._rejected: list[tuple[int, str, str]] = []  # (line, column, rule) of quarantined rows
+        self._line_column = False  # True once source lines are materialised (rows were removed)
         self._in = f"_in_{table.feed}__{table.name}"
         self._multiline = False
         self._header: list[str] = []
@@ -164,9 +174,12 @@ class TableReader:
                 f"COPY ({self._output_select()}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
             )
             tmp.replace(out_path)
+            rejected_path = self._write_rejected(out_path) if self._rejected else None
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {self._in}")
-        return StagedTable(self.table.feed, self.table.name, self.display, sha, rows, str(out_path), self.warnings)
+        n_rejected = len({line for line, _, _ in self._rejected})
+        return StagedTable(self.table.feed, self.table.name, self.display, sha, rows - n_rejected, str(out_path),
+                           self.warnings, n_rejected, rejected_path)
 
     # ------------------------------------------------------------------ steps
 
@@ -280,6 +293,8 @@ class TableReader:
 
     def _line_sql(self) -> str:
         """Physical line of each record: CSV has a header line, and quoted fields may span lines."""
+        if self._line_column:
+            return "src._vigil_line"
         if self.path.suffix == ".parquet":
             return "src.rowid + 1"
         if not self._multiline:
@@ -323,26 +338,82 @@ class TableReader:
             )
         return rules
 
+    def _consistency_rules(self) -> list[tuple[str, str, str]]:
+        """(column, SQL condition TRUE for a bad row, what was expected) across columns of a row."""
+        if (self.table.feed, self.table.name) != ("hr", "employees"):
+            return []
+        terminated = "try_cast(termination_date AS DATE)"
+        rules = [("status", f"status = 'terminated' AND {terminated} IS NULL",
+                  "an employee with status terminated needs a termination_date")]
+        if self.feed_date is not None:
+            rules.append(("status", f"status IN ('active', 'notice', 'leave') AND {terminated} <= DATE '{self.feed_date}'",
+                          "employee is both active (status) and terminated (termination_date on or before the feed date)"))
+        return rules
+
+    def _always_fails(self, col: Column) -> bool:
+        """HR key defects are never quarantined: a guessed roster must not drive revocations."""
+        return self.table.feed == "hr" and col.name in self.table.key
+
     def _check_values(self) -> None:
-        checks = [(col, cond, expected) for col in self.table.columns for cond, expected in self._rules(col)]
+        checks = [(col.name, cond, expected, self._always_fails(col), col.pii)
+                  for col in self.table.columns for cond, expected in self._rules(col)]
+        checks += [(column, cond, expected, True, False) for column, cond, expected in self._consistency_rules()]
         if not checks:
             return
-        aggs = ", ".join(f"count(*) FILTER (WHERE {cond}), min(rowid) FILTER (WHERE {cond})" for _, cond, _ in checks)
-        result = self.con.execute(f"SELECT {aggs} FROM {self._in}").fetchall()[0]
+        aggs = ", ".join(f"count(*) FILTER (WHERE {cond}), min(rowid) FILTER (WHERE {cond})" for _, cond, *_ in checks)
+        bad_row = " OR ".join(f"coalesce(({cond}), false)" for _, cond, *_ in checks)
+        result = self.con.execute(
+            f"SELECT {aggs}, count(*) FILTER (WHERE {bad_row}), count(*) FROM {self._in}").fetchall()[0]
         failing = [(checks[i], result[2 * i], result[2 * i + 1]) for i in range(len(checks)) if result[2 * i]]
         if not failing:
             return
+        bad_rows, total = result[-2], result[-1]
         lines = self._lines_of([rid for _, _, rid in failing])
         problems = []
-        for (col, _, expected), count, rid in failing:
-            if col.pii:
+        for (column, _, expected, _, pii), count, rid in failing:
+            if pii:
                 shown = "value withheld (PII column)"
             else:
-                value = self.con.execute(f"SELECT {_q(col.name)} FROM {self._in} WHERE rowid = {int(rid)}").fetchall()[0][0]
+                value = self.con.execute(f"SELECT {_q(column)} FROM {self._in} WHERE rowid = {int(rid)}").fetchall()[0][0]
                 shown = "empty" if value is None else f"{value[:60]!r}"
-            problems.append(Problem(lines.get(int(rid)), col.name, f"{shown}: {expected}", count))
+            problems.append(Problem(lines.get(int(rid)), column, f"{shown}: {expected}", count))
         problems.sort(key=lambda p: (p.line or 0))
-        self._fail(problems)
+        if any(always for (_, _, _, always, _), _, _ in failing):
+            self._fail(problems)
+        if bad_rows > self.quarantine_share * total:
+            problems.append(Problem(None, None, (
+                f"{bad_rows} of {total} rows ({bad_rows / total:.2%}) break the contract: more than the "
+                f"{self.quarantine_share:.2%} that may be quarantined (VIGIL_QUARANTINE_MAX_SHARE)")))
+            self._fail(problems)
+        self._quarantine([(column, cond, expected) for (column, cond, expected, _, _), _, _ in failing], bad_row)
+        self.warnings.append(
+            f"{self.display}: {bad_rows} of {total} rows quarantined ({bad_rows / total:.2%}, limit "
+            f"{self.quarantine_share:.2%}) into raw._vigil_rejected_rows: " + "; ".join(str(p) for p in problems[:3]))
+        log.warning("%s feed, %s: quarantined %d rows: %s", self.table.feed, self.display, bad_rows,
+                    "; ".join(str(p) for p in problems[:3]))
+
+    def _quarantine(self, failing: list[tuple[str, str, str]], bad_row: str) -> None:
+        """Set the bad rows aside (line, column, rule) and remove them from what is staged."""
+        # Lines are fixed first: removing rows must not shift the physical line of the rest.
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self._in} AS SELECT src.*, {self._line_sql()} AS _vigil_line "
+            f"FROM {self._in} AS src ORDER BY src.rowid")
+        self._line_column = True
+        for column, cond, expected in failing:
+            self._rejected += [
+                (int(line), column, expected)
+                for (line,) in self.con.execute(
+                    f"SELECT _vigil_line FROM {self._in} WHERE coalesce(({cond}), false) ORDER BY _vigil_line").fetchall()
+            ]
+        self.con.execute(f"DELETE FROM {self._in} WHERE {bad_row}")
+
+    def _write_rejected(self, out_path: Path) -> str:
+        path = out_path.with_name(out_path.name.replace(".parquet", ".rejected.parquet"))
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _vigil_rejected (_source_line BIGINT, column_name VARCHAR, rule VARCHAR)")
+        self.con.executemany("INSERT INTO _vigil_rejected VALUES (?, ?, ?)", sorted(self._rejected))
+        self.con.execute(f"COPY (SELECT * FROM _vigil_rejected ORDER BY ALL) TO {_lit(str(path))} (FORMAT parquet)")
+        self.con.execute("DROP TABLE _vigil_rejected")
+        return str(path)
 
     def _check_keys(self) -> None:
         key = ", ".join(_q(k) for k in self.table.key)

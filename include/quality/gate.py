@@ -55,7 +55,7 @@ from vigil.quality.suites import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PUBLISH_SCHEMA = "marts"
+DEFAULT_PUBLISH_SCHEMA = "publish_candidate"
 DATA_DOCS_SITE = "vigil"
 #: Counts only (see _add_examples); failing row-level expectations get EXAMPLES values in a second pass.
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
@@ -224,8 +224,11 @@ class QualityGate:
         tables = sorted({r.table for r in refs})
         postgres = isinstance(wh, PostgresWarehouse)
         with wh.transaction() as con:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {AUDIT_SCHEMA}")
-            con.execute(RESULTS_DDL)
+            from vigil.roles import needs_ddl
+
+            if needs_ddl(con, RESULTS_TABLE):  # else made by vigil.roles: a least-privilege role runs no DDL
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {AUDIT_SCHEMA}")
+                con.execute(RESULTS_DDL)
             if layer == "raw":
                 by_raw = {t.raw_table: t for t in TABLES}
                 loads = con.execute(

@@ -8,12 +8,15 @@ are GX Core 1.x ExpectationSuite JSON, byte for byte the format GX's own filesys
     python -m vigil.quality.suites           # rewrite expectations/raw.*.json from the contract
     python -m vigil.quality.suites --check   # exit 1 if the committed files differ (CI does this via a test)
 
-Suites of other layers (``publish.<table>.<severity>.json``) are hand-written files in the same
-format; the gate finds them by name, nothing here needs to know about them.
+Every published mart gets ``expectations/publish.<model>.critical.json`` too, generated from the
+model's dbt contract (``dbt_project/models/marts/publish/**/_publish_*__models.yml``: its columns,
+``unique``/``not_null``/``accepted_values`` tests and compound keys) plus the few rules a contract
+cannot say (``PUBLISH_RULES``: score and KPI ranges, as-of date, references). The publish gate runs
+them on ``publish_candidate`` before anything is published.
 
 Suites use two runtime parameters (GX ``{"$PARAMETER": ...}``), filled in by the gate:
-``min_row_count`` (80 % of the previous night's rows, 0 on a first night) and ``max_hire_date``
-(run date + 365 days). This module never imports great_expectations (it costs seconds).
+``min_row_count`` (80 % of the previous night's rows, 0 on a first night), ``max_hire_date``
+(run date + 365 days) and ``run_date``. This module never imports great_expectations (it costs seconds).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 from vigil.transforms.contract import LINEAGE_COLUMNS, TABLES, Table
 
 REPO = Path(__file__).resolve().parents[2]
+PUBLISH_MODELS_DIR = REPO / "dbt_project" / "models" / "marts" / "publish"
 EXPECTATIONS_DIR = Path(os.environ.get("VIGIL_EXPECTATIONS_DIR") or REPO / "expectations")
 SEVERITIES = ("critical", "warning")
 LAYERS = ("raw", "publish")
@@ -271,11 +275,102 @@ def _raw_suites(t: Table) -> dict[str, dict]:
     return {s.name: s.to_json() for s in (crit, warn) if s.expectations}
 
 
+#: What a dbt contract cannot say about a published mart, per model: (check, name, GX type, kwargs).
+#: Row-level rules are ``unexpected_rows_expectation`` queries over the validated table ({batch}).
+_SHARE_KPI = "unit = 'share' AND (value < 0 OR value > 1)"
+PUBLISH_RULES: dict[str, list[tuple[str, str, str, dict]]] = {
+    "pub_leaver_access_exposure": [
+        ("range", "range:days_overdue>=0", "expect_column_values_to_be_between", {"column": "days_overdue", "min_value": 0}),
+        ("range", "range:n_entitlements>=0", "expect_column_values_to_be_between", {"column": "n_entitlements", "min_value": 0}),
+        ("not_null", "not_null:due_at", "expect_column_values_to_not_be_null", {"column": "due_at"}),
+        ("date_sanity", "date_sanity:termination_date<=run_date", "expect_column_values_to_be_between",
+         {"column": "termination_date", "max_value": {"$PARAMETER": "run_date"}}),
+    ],
+    "pub_leaver_entitlements": [
+        ("referential", "referential:ticket_key->pub_leaver_access_exposure", "unexpected_rows_expectation",
+         {"unexpected_rows_query": "SELECT b.* FROM {batch} AS b LEFT JOIN publish_candidate.pub_leaver_access_exposure AS p "
+                                   "ON p.ticket_key = b.ticket_key WHERE p.ticket_key IS NULL"}),
+    ],
+    "pub_departure_risk": [
+        ("range", "range:score>=0", "expect_column_values_to_be_between", {"column": "score", "min_value": 0}),
+        ("range", "range:impact_multiplier>=1", "expect_column_values_to_be_between", {"column": "impact_multiplier", "min_value": 1}),
+    ],
+    "pub_complainant_tiers": [
+        ("range", "range:total_points>=0", "expect_column_values_to_be_between", {"column": "total_points", "min_value": 0}),
+    ],
+    "pub_kpi_scorecard": [
+        ("accepted_values", "accepted_values:status", "expect_column_values_to_be_in_set",
+         {"column": "status", "value_set": ["green", "amber", "red", "no_target", "no_data"]}),
+        ("range", "range:share_kpis_in_0..1", "unexpected_rows_expectation",
+         {"unexpected_rows_query": f"SELECT * FROM {{batch}} WHERE {_SHARE_KPI}"}),
+        ("range", "range:counts_hours_days>=0", "unexpected_rows_expectation",
+         {"unexpected_rows_query": "SELECT * FROM {batch} WHERE unit IN ('count', 'hours', 'days') AND value < 0"}),
+    ],
+}
+
+
+def publish_models(models_dir: Path = PUBLISH_MODELS_DIR) -> dict[str, dict]:
+    """Model name -> its entry in the publish layer's dbt YAML (columns, tests, constraints)."""
+    import yaml
+
+    models: dict[str, dict] = {}
+    for path in sorted(Path(models_dir).rglob("_publish_*__models.yml")):
+        for m in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
+            models[m["name"]] = m
+    return models
+
+
+def _test_name(test) -> tuple[str, dict]:
+    if isinstance(test, str):
+        return test, {}
+    (name, args), = test.items()
+    args = args or {}
+    return name, args.get("arguments", args)
+
+
+def _publish_suite(model: dict) -> dict:
+    name = model["name"]
+    suite = _Suite(f"publish.{name}.critical", "critical", {
+        "layer": "publish", "table": f"publish_candidate.{name}", "severity": "critical", "batch": "whole table",
+        "generated_by": "vigil.quality.suites (from the dbt contract of the model and PUBLISH_RULES)",
+    })
+    columns = [c["name"] for c in model.get("columns", [])]
+    suite.add("expect_table_columns_to_match_set", "schema", "schema:columns", column_set=columns)
+    for c in model.get("columns", []):
+        col = c["name"]
+        tests = [_test_name(t) for t in c.get("data_tests", c.get("tests", [])) or []]
+        not_null = any(t == "not_null" for t, _ in tests) or any(
+            k.get("type") == "not_null" for k in c.get("constraints", []) or [])
+        if not_null:
+            suite.add("expect_column_values_to_not_be_null", "not_null", f"not_null:{col}", column=col)
+        for t, args in tests:
+            if t == "unique":
+                suite.add("expect_column_values_to_be_unique", "unique", f"unique:{col}", column=col)
+            elif t == "accepted_values":
+                suite.add("expect_column_values_to_be_in_set", "accepted_values", f"accepted_values:{col}",
+                          column=col, value_set=list(args["values"]))
+    for t, args in (_test_name(t) for t in model.get("data_tests", model.get("tests", [])) or []):
+        if t == "unique_combination_of_columns":
+            cols = list(args["combination_of_columns"])
+            suite.add("expect_compound_columns_to_be_unique", "unique", f"unique:{','.join(cols)}", column_list=cols)
+    if "as_of_date" in columns:
+        # Published tonight means built for tonight: a stale candidate must never be published.
+        suite.add("expect_column_values_to_be_between", "freshness", "freshness:as_of_date=run_date",
+                  column="as_of_date", min_value={"$PARAMETER": "run_date"}, max_value={"$PARAMETER": "run_date"})
+    for check, rule, gx_type, kwargs in PUBLISH_RULES.get(name, []):
+        suite.add(gx_type, check, rule, **kwargs)
+    return suite.to_json()
+
+
 def generate() -> dict[str, dict]:
-    """Suite name -> suite JSON for every raw feed table, from the contract."""
+    """Suite name -> suite JSON for every raw feed table (from the feed contract) and every published
+    mart (from its dbt contract)."""
     out: dict[str, dict] = {}
     for t in TABLES:
         out.update(_raw_suites(t))
+    for model in publish_models().values():
+        suite = _publish_suite(model)
+        out[suite["name"]] = suite
     return out
 
 
@@ -301,7 +396,7 @@ def drift(suites_dir: Path = EXPECTATIONS_DIR) -> list[str]:
         p = Path(suites_dir) / f"{name}.json"
         if not p.exists() or p.read_text(encoding="utf-8") != dumps(suite):
             problems.append(name)
-    for p in Path(suites_dir).glob("raw.*.json"):
+    for p in [*Path(suites_dir).glob("raw.*.json"), *Path(suites_dir).glob("publish.*.json")]:
         if p.name.removesuffix(".json") not in generated:
             problems.append(f"{p.name} (not generated: delete it)")
     return sorted(problems)
