@@ -1,0 +1,1 @@
+"""Delivery channels: SCIM 2.0, Standard Webhooks, file drops."""

@@ -1,0 +1,269 @@
+"""The delivery configuration: which channels serve which IAM system (config/delivery.example.yml).
+
+Named channels (``type: scim | webhook | filedrop``) and a mapping ``systems: {system: [channel
+names]}``; ``default:`` serves systems not listed (without it they are "unrouted" and alerted).
+Secrets never live in the file: ``token_env`` / ``secret_env`` name an environment variable and
+``token_conn`` / ``secret_conn`` an Airflow connection (its password). Both are resolved only
+when a delivery needs them.
+
+Rules checked when the file is loaded (ConfigError otherwise):
+* HTTP targets must be ``https://``; plain ``http://`` only to a loopback host (tests).
+* Webhook secrets (when resolved) are at least 24 bytes (``whsec_<base64>`` is decoded first).
+* File-drop paths are relative, without ``..``; they stay inside their root once the system name
+  and date are filled in and symlinks are resolved (checked again at delivery).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from vigil.config import ConfigError
+
+CHANNEL_TYPES = ("scim", "webhook", "filedrop")
+MIN_WEBHOOK_SECRET_BYTES = 24
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+WEBHOOK_FORMATS = ("standard", "servicenow", "jira")
+USER_LOOKUPS = ("externalId", "userName", "id")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retry and throughput policy (``defaults:`` in the file; per channel overrides allowed)."""
+
+    max_attempts: int = 6
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    max_inline_wait_seconds: float = 30.0
+    timeout_seconds: float = 10.0
+    lease_seconds: float = 300.0
+    concurrency: int = 8
+    batch_size: int = 200
+
+    @classmethod
+    def from_dict(cls, data: dict | None, base: Policy | None = None) -> Policy:
+        base = base or cls()
+        data = dict(data or {})
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"delivery config: unknown policy keys {sorted(unknown)}")
+        values = {k: getattr(base, k) for k in cls.__dataclass_fields__}
+        for k, v in data.items():
+            values[k] = type(getattr(base, k))(v)
+        p = cls(**values)
+        if p.max_attempts < 1 or p.concurrency < 1 or p.batch_size < 1:
+            raise ConfigError("delivery config: max_attempts, concurrency and batch_size must be >= 1")
+        if min(p.backoff_base_seconds, p.backoff_max_seconds, p.max_inline_wait_seconds, p.timeout_seconds) < 0:
+            raise ConfigError("delivery config: durations must not be negative")
+        if p.lease_seconds <= p.timeout_seconds:
+            raise ConfigError("delivery config: lease_seconds must exceed timeout_seconds")
+        return p
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    type: str
+    options: dict
+    policy: Policy
+
+    # -- secrets ---------------------------------------------------------------------------
+    def secret(self, what: str) -> str | None:
+        """The secret named by ``<what>_env`` or ``<what>_conn``; None when neither is configured."""
+        env_name = self.options.get(f"{what}_env")
+        conn_id = self.options.get(f"{what}_conn")
+        if env_name:
+            value = os.environ.get(env_name)
+            if not value:
+                raise ConfigError(f"channel {self.name}: environment variable {env_name} is not set")
+            return value
+        if conn_id:
+            value = _airflow_connection_password(conn_id)
+            if not value:
+                raise ConfigError(f"channel {self.name}: Airflow connection {conn_id!r} has no password")
+            return value
+        return None
+
+    def webhook_key(self) -> bytes:
+        secret = self.secret("secret")
+        if not secret:
+            raise ConfigError(f"channel {self.name}: a webhook needs secret_env or secret_conn")
+        key = decode_webhook_secret(secret)
+        if len(key) < MIN_WEBHOOK_SECRET_BYTES:
+            raise ConfigError(
+                f"channel {self.name}: the webhook secret must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes "
+                f"(got {len(key)})"
+            )
+        return key
+
+    # -- file drops ------------------------------------------------------------------------
+    def drop_root(self, out: Path) -> Path:
+        root = self.options.get("root")
+        if self.options.get("root_env"):
+            root = os.environ.get(self.options["root_env"])
+            if not root:
+                raise ConfigError(f"channel {self.name}: environment variable {self.options['root_env']} is not set")
+        root_path = Path(root) if root else Path("filedrop")
+        if not root_path.is_absolute():
+            root_path = Path(out) / root_path
+        return root_path
+
+    def drop_dir(self, out: Path, system: str, run_date: str) -> Path:
+        """The folder of one (system, night); refuses anything that would leave the root."""
+        if not SAFE_NAME.match(system) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", run_date):
+            raise ConfigError(f"channel {self.name}: refusing unsafe system name or date {system!r}/{run_date!r}")
+        rel = self.options.get("path", "{system}/{run_date}").format(system=system, run_date=run_date)
+        _check_relative(self.name, rel)
+        root = self.drop_root(out)
+        target = (root / rel)
+        resolved_root = root.resolve()
+        resolved = target.resolve()
+        if resolved != resolved_root and not resolved.is_relative_to(resolved_root):
+            raise ConfigError(f"channel {self.name}: drop path {rel!r} resolves outside its root")
+        return resolved
+
+
+def _check_relative(name: str, rel: str) -> None:
+    if not rel or "\x00" in rel or "\\" in rel or rel.startswith(("/", "~")) or Path(rel).is_absolute():
+        raise ConfigError(f"channel {name}: drop path {rel!r} must be a relative path")
+    if any(part in ("..", ".") for part in Path(rel).parts) or ".." in rel.split("/"):
+        raise ConfigError(f"channel {name}: drop path {rel!r} must not contain '..' (path traversal)")
+
+
+def decode_webhook_secret(secret: str) -> bytes:
+    """Standard Webhooks secrets are ``whsec_`` + base64 of the key; anything else is the key's bytes."""
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret[len("whsec_"):], validate=True)
+        except ValueError as exc:
+            raise ConfigError("a whsec_ webhook secret must be base64") from exc
+    return secret.encode()
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(name: str, url: str) -> None:
+    parts = urlsplit(url or "")
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return
+    raise ConfigError(f"channel {name}: {url!r} must be an https:// URL (plain http only to a loopback host)")
+
+
+def _airflow_connection_password(conn_id: str) -> str | None:
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(conn_id).password
+    except Exception:  # not under Airflow, or no such connection: the caller says what is missing
+        return None
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    channels: dict[str, Channel]
+    systems: dict[str, tuple[str, ...]]
+    default: tuple[str, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+    source: str | None = None
+
+    def channels_for(self, system: str) -> list[Channel]:
+        names = self.systems.get(system, self.default)
+        return [self.channels[n] for n in names]
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str | None = None) -> DeliveryConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("delivery config: expected a mapping at the top level")
+        unknown = set(data) - {"version", "defaults", "channels", "systems", "default"}
+        if unknown:
+            raise ConfigError(f"delivery config: unknown keys {sorted(unknown)}")
+        policy = Policy.from_dict(data.get("defaults"))
+        channels: dict[str, Channel] = {}
+        for name, spec in (data.get("channels") or {}).items():
+            if not SAFE_NAME.match(str(name)):
+                raise ConfigError(f"delivery config: bad channel name {name!r}")
+            spec = dict(spec or {})
+            ctype = spec.pop("type", None)
+            if ctype not in CHANNEL_TYPES:
+                raise ConfigError(f"channel {name}: type must be one of {CHANNEL_TYPES}, not {ctype!r}")
+            for key in spec:
+                if key in ("token", "secret", "password") or key.endswith("_secret"):
+                    raise ConfigError(f"channel {name}: secrets never go in the file; use {key}_env or {key}_conn")
+            ch_policy = Policy.from_dict(spec.pop("policy", None), policy)
+            ch = Channel(str(name), ctype, spec, ch_policy)
+            _validate_channel(ch)
+            channels[str(name)] = ch
+        systems: dict[str, tuple[str, ...]] = {}
+        for system, names in (data.get("systems") or {}).items():
+            names = (names,) if isinstance(names, str) else tuple(names or ())
+            for n in names:
+                if n not in channels:
+                    raise ConfigError(f"delivery config: system {system} uses unknown channel {n!r}")
+            systems[str(system)] = names
+        default = data.get("default") or ()
+        default = (default,) if isinstance(default, str) else tuple(default)
+        for n in default:
+            if n not in channels:
+                raise ConfigError(f"delivery config: default uses unknown channel {n!r}")
+        return cls(channels, systems, default, policy, source)
+
+
+def _validate_channel(ch: Channel) -> None:
+    o = ch.options
+    if ch.type == "scim":
+        check_url(ch.name, o.get("base_url"))
+        if o.get("user_lookup", "externalId") not in USER_LOOKUPS:
+            raise ConfigError(f"channel {ch.name}: user_lookup must be one of {USER_LOOKUPS}")
+        if not isinstance(o.get("groups", {}), dict):
+            raise ConfigError(f"channel {ch.name}: groups must map entitlement -> group displayName")
+    elif ch.type == "webhook":
+        check_url(ch.name, o.get("url"))
+        if not (o.get("secret_env") or o.get("secret_conn")):
+            raise ConfigError(f"channel {ch.name}: a webhook needs secret_env or secret_conn (Standard Webhooks signing)")
+        if o.get("format", "standard") not in WEBHOOK_FORMATS:
+            raise ConfigError(f"channel {ch.name}: format must be one of {WEBHOOK_FORMATS}")
+    elif ch.type == "filedrop":
+        root = o.get("root")
+        if root is not None:
+            root_str = str(root)
+            if not Path(root_str).is_absolute():
+                _check_relative(ch.name, root_str)
+        template = o.get("path", "{system}/{run_date}")
+        try:
+            sample = template.format(system="SYSTEM", run_date="2000-01-01")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"channel {ch.name}: drop path may use only {{system}} and {{run_date}}") from exc
+        _check_relative(ch.name, sample)
+
+
+def load_delivery_config(path: Path | str | None) -> DeliveryConfig | None:
+    """Read the YAML file; None when no file is configured (explicit path, else VIGIL_DELIVERY_CONFIG)."""
+    path = path or os.environ.get("VIGIL_DELIVERY_CONFIG")
+    if not path:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"delivery config {p} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"delivery config {p}: {exc}") from exc
+    return DeliveryConfig.from_dict(data or {}, source=str(p))
