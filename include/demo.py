@@ -536,6 +536,12 @@ _PLANTED_COMPLAINTS: tuple[tuple, ...] = (
       for i, m in enumerate((560, 640, 730, 815))),
 )
 
+#: Report-text canaries: free text that is not PII reaches reports (the complaint's product is
+#: printed in the review pack's deadline-breach list), so two overdue complaints carry a CJK product
+#: and a spreadsheet-formula payload (no comma or double quote: the row needs no CSV quoting).
+#: planted.json lists them under cases.formula_injection_texts.
+_PLANTED_PRODUCTS = {"OV1": "手机银行", "OV2": "=2+5+cmd|' /C calc'!A0"}
+
 _PLANTED_ID_BASE = 90_000_000  # planted complaints C90000001.., complainants P90000001..
 _ASSET_PREFIX = {"laptop": "LT", "badge": "BG", "token": "TK", "phone": "PH"}
 _ORPHAN_ENTITLEMENTS = {"AD": ("domain_users", "vpn_access"), "CoreBanking": ("account_view",),
@@ -1213,7 +1219,8 @@ class _World:
             emp = self.pkey[emp_key].eid if emp_key else ""
             amount = "1250.00" if category in _AMOUNTS else ""
             self.p_complaints.append((key, f"C{_PLANTED_ID_BASE + n + 1:08d}", who, channel, category,
-                                      _PRODUCTS[category][0], branch, emp, "true" if esc else "false", amount, trans))
+                                      _PLANTED_PRODUCTS.get(key, _PRODUCTS[category][0]), branch, emp,
+                                      "true" if esc else "false", amount, trans))
         self.p_first_received: dict[str, int] = {}  # complainant key -> their first complaint
         for _, _, who, *_, trans in self.p_complaints:
             self.p_first_received[who] = min(trans[0][0], self.p_first_received.get(who, trans[0][0]))
@@ -1787,6 +1794,9 @@ class _World:
             names.append({"table": "complaints/complainants", "column": "full_name", "key": key, "id": pid,
                           "value": name})
         cases["formula_injection_names"] = names
+        cases["formula_injection_texts"] = [
+            {"table": "complaints/complaints", "column": "product", "key": key, "id": complaint[key][0], "value": value}
+            for key, value in _PLANTED_PRODUCTS.items()]
 
         canary_emps = [P["LA1"], P["NP1"]]
         canaries = {
