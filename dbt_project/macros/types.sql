@@ -4,7 +4,8 @@
     override them (e.g. snowflake__type_timestamptz) without touching the models.
 -#}
 
-{#- contract "timestamp": an instant, stored with time zone (TIMESTAMPTZ in the raw layer). -#}
+{#- contract "timestamp": an instant, stored with time zone (TIMESTAMPTZ in the raw layer).
+    Also valid on Snowflake (TIMESTAMP_TZ) and Trino; BigQuery: 'timestamp' (always UTC). -#}
 {% macro type_timestamptz() -%}
     {{ return(adapter.dispatch('type_timestamptz', 'vigil')()) }}
 {%- endmacro %}
@@ -13,7 +14,8 @@
     {{ return('timestamp with time zone') }}
 {%- endmacro %}
 
-{#- contract "decimal": money amounts, DECIMAL(18,2) in the raw layer. -#}
+{#- contract "decimal": money amounts, DECIMAL(18,2) in the raw layer.
+    Also valid on Snowflake and Trino; BigQuery: 'numeric(18,2)'. -#}
 {% macro type_amount() -%}
     {{ return(adapter.dispatch('type_amount', 'vigil')()) }}
 {%- endmacro %}

@@ -100,7 +100,7 @@ select
                 or {{ utc_date('latest_row.disabled_at') }} >= with_revocation.last_enabled_on
             )
             then latest_row.disabled_at
-        else {{ dbt.cast(dbt.concat([dbt.cast('with_revocation.revoked_on', dbt.type_string()), "' 23:59:59+00'"]), type_timestamptz()) }}
+        else {{ utc_instant('with_revocation.revoked_on', '23:59:59') }}
     end as revoked_at
 from with_revocation
 inner join latest_row

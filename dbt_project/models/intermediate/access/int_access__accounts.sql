@@ -71,8 +71,9 @@ classified as (
         accounts.created_at,
         accounts.last_login_at,
         login_events.last_login_event_at,
-        -- the later of the two; greatest() ignores nulls on DuckDB and PostgreSQL alike
-        greatest(accounts.last_login_at, login_events.last_login_event_at) as last_activity_at,
+        -- the later of the two, or the one that is known (plain greatest() is null as soon as one
+        -- argument is on some warehouses)
+        {{ coalesce_greatest('accounts.last_login_at', 'login_events.last_login_event_at') }} as last_activity_at,
         accounts.disabled_at,
         accounts.owner_status,
         accounts.owner_employee_status,

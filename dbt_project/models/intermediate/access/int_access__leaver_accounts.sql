@@ -112,7 +112,7 @@ select
     criticality,
     {{ dbt.cast('revocation_due_days', dbt.type_int()) }} as revocation_due_days,
     due_date,
-    {{ dbt.cast(dbt.concat([dbt.cast('due_date', dbt.type_string()), "' 23:59:59+00'"]), type_timestamptz()) }} as due_at,
+    {{ utc_instant('due_date', '23:59:59') }} as due_at,
     is_open,
     current_status,
     is_in_latest_snapshot,

@@ -64,7 +64,7 @@ select
     period_end,
     case
         when period_type = 'month'
-            then {{ dbt.concat([year_text, "'-'", dbt.right("'0' || " ~ month_text, 2)]) }}
+            then {{ dbt.concat([year_text, "'-'", dbt.right(dbt.concat(["'0'", month_text]), 2)]) }}
         else {{ dbt.concat([year_text, "'-Q'", quarter_text]) }}
     end as period_label,
     {{ dbt.cast('periods_back', dbt.type_int()) }} as periods_back,

@@ -20,7 +20,7 @@ timed as (
         leaver_accounts.*,
         case
             when revoked_at is not null then {{ dbt.datediff(
-                dbt.cast(dbt.concat([dbt.cast('termination_date', dbt.type_string()), "' 00:00:00+00'"]), type_timestamptz()),
+                utc_instant('termination_date', '00:00:00'),
                 'revoked_at', 'second') }}
         end as seconds_to_revoke
     from leaver_accounts

@@ -57,7 +57,7 @@ select
     planned_termination_date,
     criticality,
     due_date,
-    {{ dbt.cast(dbt.concat([dbt.cast('due_date', dbt.type_string()), "' 23:59:59+00'"]), type_timestamptz()) }} as due_at,
+    {{ utc_instant('due_date', '23:59:59') }} as due_at,
     {{ run_date_sql() }} > due_date as is_overdue,
     {{ dbt.cast('case when ' ~ run_date_sql() ~ ' > due_date then ' ~ dbt.datediff('due_date', run_date_sql(), 'day') ~ ' else 0 end', dbt.type_int()) }} as days_overdue,
     case when {{ run_date_sql() }} > due_date then 'P1' else 'P2' end as priority,

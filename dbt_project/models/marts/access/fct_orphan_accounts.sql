@@ -42,7 +42,7 @@ look_alikes as (
         min(employees.employee_id) as similar_employee_id
     from orphans
     inner join employees
-        on ltrim(employees.employee_id, '0') = ltrim(orphans.employee_id, '0')
+        on {{ trim_leading_chars('employees.employee_id', '0') }} = {{ trim_leading_chars('orphans.employee_id', '0') }}
         and employees.employee_id <> orphans.employee_id
     where orphans.reason = 'unknown_employee'
     group by orphans.system, orphans.account_id

@@ -69,7 +69,7 @@ resolved as (
         periods.period_type,
         periods.period_start,
         count(complaints.complaint_id) as n_resolved,
-        percentile_cont(0.5) within group (order by complaints.days_to_resolve) as median_days_to_resolve,
+        {{ median('complaints.days_to_resolve') }} as median_days_to_resolve,
         count(complaints.satisfaction) as n_with_satisfaction,
         sum(complaints.satisfaction) as sum_satisfaction
     from periods

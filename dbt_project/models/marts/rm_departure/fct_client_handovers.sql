@@ -22,7 +22,7 @@ weekday as (
     select
         book.*,
         -- ISO day of week, 1 = Monday ... 7 = Sunday
-        {{ dbt.cast('extract(isodow from book.rm_termination_date)', dbt.type_int()) }} as termination_isodow
+        {{ dbt.cast(iso_day_of_week('book.rm_termination_date'), dbt.type_int()) }} as termination_isodow
     from book
 
 ),

@@ -3,7 +3,7 @@
 -- is_new: first delivered on run_date (alert once). Priority P1 while the account is still
 -- enabled, else P2.
 select
-    {{ dbt.cast(dbt.concat(["'AL-03:'", 'system', "':'", 'account_id', "':'", dbt.cast("login_at at time zone 'UTC'", dbt.type_string())]), dbt.type_string()) }} as alert_key,
+    {{ dbt.cast(dbt.concat(["'AL-03:'", 'system', "':'", 'account_id', "':'", utc_timestamp_text('login_at')]), dbt.type_string()) }} as alert_key,
     {{ dbt.cast('employee_id', dbt.type_string()) }} as employee_id,
     {{ dbt.cast('system', dbt.type_string()) }} as system,
     {{ dbt.cast('account_id', dbt.type_string()) }} as account_id,
