@@ -22,9 +22,7 @@ services:
 	scripts/ensure-services.sh
 
 demo: install
-	$(BIN)/vigil demo-data --landing $(DEMO)/landing --start $(DEMO_START) --days 7 --scale $(DEMO_SCALE) --seed 42
-	$(BIN)/vigil backfill --start $(DEMO_START) --end $(DEMO_END) --demo \
-		--landing $(DEMO)/landing --warehouse $(DEMO)/warehouse/vigil.duckdb --out $(DEMO)/out
+	BIN=$(BIN) DEMO=$(DEMO) DEMO_START=$(DEMO_START) DEMO_END=$(DEMO_END) DEMO_SCALE=$(DEMO_SCALE) scripts/demo.sh
 
 test: install services
 	$(BIN)/python -m pytest

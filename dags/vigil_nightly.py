@@ -2,23 +2,31 @@
 ### Vigil nightly
 
 Pulls the four feeds (HR, IAM, CRM, complaints) for the logical date **D**, validates and
-pseudonymises them, loads them into the warehouse and builds the dbt models.
+pseudonymises them, loads them, builds the dbt models, gates them, and only then publishes and acts.
 
 ```
-extract_hr ─┐
-extract_iam ─┤                                   (no warehouse writes; run in parallel)
-extract_crm ─┼─> load_hr -> load_iam -> load_crm -> load_complaints -> audit_raw -> dbt_build
-extract_complaints ─┘                            (one writer at a time: DuckDB allows one)
+source_freshness
+  -> wait_{feed} -> extract_{feed}   (x4, in parallel; no warehouse writes)
+  -> load_hr -> load_iam -> load_crm -> load_complaints   (one writer at a time: DuckDB allows one)
+  -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
+  -> close_tickets -> create_tickets -> deliver_tickets -> send_alerts
 ```
 
-* `audit_raw` runs the raw layer's Great Expectations suites (`expectations/`) on night D: a
-  failed **critical** expectation stops the night before dbt runs; warnings are reported. Data
-  Docs: `<out>/data_docs/index.html`.
+**Write → audit → publish.** `dbt_build` writes the published models into `publish_candidate`;
+`audit_raw` and `audit_publish` run the Great Expectations suites (`expectations/`), and
+`check_breakers` the circuit breakers. Only when all pass does `publish` copy the candidate into
+`publish` (one transaction) and do tickets and alerts run. A failed critical gate or a tripped
+breaker fails its task **without retries**: nothing is published, no ticket is made, and the only
+alert is the data-quality or breaker alert naming the cause. Data Docs: `<out>/data_docs/index.html`.
 
-* **D** is the run's logical date (UTC): the run for D reads `<landing>/<feed>/<D>/` and starts
-  after midnight at the end of D. The `run_date` param overrides it for a manual run.
-* A feed that breaks the contract fails its extract task **without retries** (the message names
+**A held night** (breaker): check it, then `vigil approve --date D --reason TEXT --by NAME` and
+clear `check_breakers` (with downstream). The approval is bound to the exact planned revocations.
+
+* `wait_{feed}` waits for `<landing>/<feed>/<D>/` until the deadline (the end of D plus
+  `VIGIL_FEED_WAIT_SECONDS`, default 6 h), then fails: a missing feed is never an empty night.
+* A feed that breaks the contract fails its extract task without retries (the message names
   file, line and column) and nothing is loaded for that night.
+* **D** is the run's logical date (UTC); the `run_date` param overrides it for a manual run.
 * Configuration comes from `VIGIL_*` environment variables; the pseudonymisation key from
   `VIGIL_PSEUDONYMISATION_KEY` or the Airflow connection `vigil_pseudonymisation`.
 
@@ -43,10 +51,24 @@ def _run_date() -> dt.date:
     return context["logical_date"].astimezone(dt.timezone.utc).date()
 
 
+def _run_id() -> str:
+    return get_current_context()["run_id"]
+
+
 def _settings():
     from vigil.config import Settings
 
     return Settings.from_env()
+
+
+def _no_retry(fn, *errors):
+    """Call fn; errors the data will not outgrow on a retry fail the task at once."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return fn()
+    except errors as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 @dag(
@@ -67,15 +89,27 @@ def _settings():
 )
 def vigil_nightly():
     @task
+    def source_freshness() -> dict:
+        from vigil.pipeline import check_source_freshness
+
+        return check_source_freshness(_settings(), _run_date())
+
+    @task.sensor(poke_interval=300, timeout=24 * 3600, mode="reschedule")
+    def wait(feed: str) -> bool:
+        from vigil.pipeline import FeedMissing, feed_deadline, wait_for_feed
+
+        settings = _settings()
+        context = get_current_context()
+        interval_end = context.get("data_interval_end") or context["logical_date"]
+        deadline = feed_deadline(interval_end, settings.feed_wait_seconds)
+        return _no_retry(lambda: wait_for_feed(settings, feed, _run_date(), deadline), FeedMissing)
+
+    @task
     def extract(feed: str) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
         from vigil.pipeline import extract_feed
         from vigil.transforms.reader import FeedError
 
-        try:
-            return extract_feed(_settings(), feed, _run_date(), get_current_context()["run_id"])
-        except FeedError as exc:  # bad data does not get better on retry
-            raise AirflowFailException(str(exc)) from exc
+        return _no_retry(lambda: extract_feed(_settings(), feed, _run_date(), _run_id()), FeedError)
 
     @task
     def load(extracted: dict) -> dict:
@@ -85,14 +119,10 @@ def vigil_nightly():
 
     @task
     def audit_raw() -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
         from vigil.pipeline import audit_raw as run_audit
         from vigil.quality import QualityGateFailed
 
-        try:
-            return run_audit(_settings(), _run_date(), get_current_context()["run_id"])
-        except QualityGateFailed as exc:  # the data will not pass on a retry
-            raise AirflowFailException(str(exc)) from exc
+        return _no_retry(lambda: run_audit(_settings(), _run_date(), _run_id()), QualityGateFailed)
 
     @task
     def dbt_build() -> dict:
@@ -100,11 +130,61 @@ def vigil_nightly():
 
         return build_models(_settings(), _run_date())
 
+    @task
+    def audit_publish() -> dict:
+        from vigil.pipeline import audit_publish as run_audit
+        from vigil.quality import QualityGateFailed
+
+        return _no_retry(lambda: run_audit(_settings(), _run_date(), _run_id()), QualityGateFailed)
+
+    @task
+    def check_breakers() -> dict:
+        from vigil.breakers import BreakerHold
+        from vigil.pipeline import check_breakers as run_breakers
+
+        return _no_retry(lambda: run_breakers(_settings(), _run_date(), _run_id()), BreakerHold)
+
+    @task
+    def publish() -> dict:
+        from vigil.pipeline import publish_night
+
+        return publish_night(_settings(), _run_date(), _run_id())
+
+    @task
+    def close_tickets() -> dict:
+        from vigil.pipeline import close_revocations
+
+        return close_revocations(_settings(), _run_date(), _run_id())
+
+    @task
+    def create_tickets() -> dict:
+        from vigil.pipeline import issue_tickets
+
+        return issue_tickets(_settings(), _run_date(), _run_id())
+
+    @task
+    def deliver_tickets() -> dict:
+        from vigil.pipeline import deliver
+
+        return deliver(_settings(), _run_date(), _run_id())
+
+    @task
+    def send_alerts(created: dict, delivered: dict) -> dict:
+        from vigil.pipeline import nightly_alerts
+
+        return nightly_alerts(_settings(), _run_date(), _run_id(), created=created, delivered=delivered)
+
+    freshness = source_freshness()
+    waits = {feed: wait.override(task_id=f"wait_{feed}")(feed) for feed in FEEDS}
     extracts = {feed: extract.override(task_id=f"extract_{feed}")(feed) for feed in FEEDS}
+    for feed in FEEDS:
+        freshness >> waits[feed] >> extracts[feed]
     loads = [load.override(task_id=f"load_{feed}")(extracts[feed]) for feed in FEEDS]
     for ld in loads:
         ld.set_upstream(list(extracts.values()))  # nothing loads until every feed has passed
-    chain(*loads, audit_raw(), dbt_build())
+    created, delivered = create_tickets(), deliver_tickets()
+    chain(*loads, audit_raw(), dbt_build(), audit_publish(), check_breakers(), publish(), close_tickets(),
+          created, delivered, send_alerts(created, delivered))
 
 
 vigil_nightly()

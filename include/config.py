@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,6 +45,13 @@ class Settings:
     pseudonymisation_key: bytes | None = field(default=None, repr=False)
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int | None = None
+    #: Rows breaking a value rule are quarantined (raw._vigil_rejected_rows) while they are at most
+    #: this share of a file's rows; above it the file fails. HR key defects always fail.
+    quarantine_max_share: float = 0.01
+    #: How long the nightly DAG waits for a missing feed folder before failing (0: fail at once).
+    feed_wait_seconds: int = 6 * 3600
+    delivery_config: Path | None = None  # per-system ticket channels (config/delivery.example.yml)
+    alerting_config: Path | None = None  # teams, routing and alert channels (config/alerting.example.yml)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
@@ -60,6 +68,10 @@ class Settings:
             pseudonymisation_key=key.encode() if key else None,
             duckdb_memory_limit=env.get("VIGIL_DUCKDB_MEMORY_LIMIT", cls.duckdb_memory_limit),
             duckdb_threads=int(env["VIGIL_DUCKDB_THREADS"]) if env.get("VIGIL_DUCKDB_THREADS") else None,
+            quarantine_max_share=float(env.get("VIGIL_QUARANTINE_MAX_SHARE", cls.quarantine_max_share)),
+            feed_wait_seconds=int(env.get("VIGIL_FEED_WAIT_SECONDS", cls.feed_wait_seconds)),
+            delivery_config=Path(env["VIGIL_DELIVERY_CONFIG"]) if env.get("VIGIL_DELIVERY_CONFIG") else None,
+            alerting_config=Path(env["VIGIL_ALERTING_CONFIG"]) if env.get("VIGIL_ALERTING_CONFIG") else None,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values["out"], str):
@@ -75,6 +87,8 @@ class Settings:
             raise ConfigError(f"VIGIL_SOURCE must be 'landing' or 'sql', not {self.source!r}")
         if self.source == "sql" and not (self.source_url and self.source_queries):
             raise ConfigError("a SQL source needs VIGIL_SOURCE_URL and VIGIL_SOURCE_QUERIES")
+        if not 0 <= self.quarantine_max_share < 1:
+            raise ConfigError(f"VIGIL_QUARANTINE_MAX_SHARE must be in [0, 1), not {self.quarantine_max_share}")
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)
@@ -82,6 +96,20 @@ class Settings:
     @property
     def warehouse_is_postgres(self) -> bool:
         return is_postgres_url(self.warehouse)
+
+    @property
+    def warehouse_display(self) -> str:
+        """The warehouse URL safe to print: a PostgreSQL password is replaced by ***."""
+        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", self.warehouse)
+
+    def warehouse_for(self, role: str) -> str:
+        """The URL a step connects with as its least-privilege role (loader, transformer, dispatcher,
+        reporter, auditor: vigil.roles): VIGIL_WAREHOUSE_URL_<ROLE> when set and the warehouse is
+        PostgreSQL, else the warehouse itself (DuckDB has no roles)."""
+        if role not in ("loader", "transformer", "dispatcher", "reporter", "auditor"):
+            raise ValueError(f"unknown warehouse role {role!r}")
+        url = os.environ.get(f"VIGIL_WAREHOUSE_URL_{role.upper()}")
+        return url if url and self.warehouse_is_postgres else self.warehouse
 
     @property
     def demo_key_path(self) -> Path:

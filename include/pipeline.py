@@ -4,7 +4,12 @@ The Airflow DAG calls each step as one task; `vigil run` calls the same steps in
 same order. Steps take and return JSON-serialisable values, so they travel through XCom unchanged.
 
     extract_feed (x4, no warehouse access) -> load_feed (x4, one writer at a time) -> audit_raw
-        -> build_models
+        -> build_models (into publish_candidate) -> audit_publish -> check_breakers -> publish_night
+        -> actions (tickets, delivery, alerts)
+
+Write -> audit -> publish: a failed gate or a tripped breaker stops the night before publish_night,
+so the published tables stay exactly as the night before and no ticket is made; the only alert such
+a night sends is the data-quality or breaker alert that says why.
 
 Extract validates every file of a feed and stages it typed and pseudonymised; nothing reaches the
 warehouse until all four feeds have passed, so bad input never touches what is already loaded.
@@ -49,6 +54,77 @@ def make_source(settings: Settings):
     return LandingSource(settings.landing)
 
 
+def feed_ready(settings: Settings, feed: str, run_date: dt.date) -> bool:
+    """Has night D's delivery of `feed` arrived (every required file present)? A SQL source is
+    always ready: the query runs when extracted."""
+    if settings.source == "sql":
+        return True
+    folder = LandingSource(settings.landing).folder(feed, run_date)
+    return folder.is_dir() and all(
+        any((folder / f"{t.file_stem}{ext}").exists() for ext in (".csv", ".parquet"))
+        for t in TABLES_BY_FEED[feed] if t.required
+    )
+
+
+class FeedMissing(RuntimeError):
+    """A feed had not arrived by its deadline: a source error, never an empty night."""
+
+
+def feed_deadline(interval_end: dt.datetime, wait_seconds: int) -> dt.datetime:
+    """When a missing feed becomes a source error: the end of the data interval plus the wait.
+
+    Built from the instant (timestamp) so any aware datetime works, including Airflow's pendulum
+    ones, whose astimezone() plus a timedelta comes back naive and then cannot be compared.
+    """
+    if interval_end.tzinfo is None:
+        raise ValueError(f"interval end {interval_end!r} has no time zone")
+    return dt.datetime.fromtimestamp(interval_end.timestamp(), tz=dt.timezone.utc) + dt.timedelta(seconds=wait_seconds)
+
+
+def wait_for_feed(settings: Settings, feed: str, run_date: dt.date, deadline: dt.datetime,
+                  now: dt.datetime | None = None) -> bool:
+    """One poke of the DAG's wait: True when ready, False to wait on, FeedMissing past the deadline."""
+    if feed_ready(settings, feed, run_date):
+        return True
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if deadline.tzinfo is None or now.tzinfo is None:
+        raise ValueError("the feed deadline and the clock must both be time-zone aware")
+    if now >= deadline:
+        raise FeedMissing(
+            f"{feed} feed for {run_date} had not arrived by its deadline {deadline.isoformat()} "
+            f"(expected {LandingSource(settings.landing).folder(feed, run_date)}/ with every required file). "
+            f"Nothing was loaded for {run_date}; deliver it and clear the task, or raise VIGIL_FEED_WAIT_SECONDS."
+        )
+    return False
+
+
+def check_source_freshness(settings: Settings, run_date: dt.date) -> dict:
+    """`dbt source freshness` on what the earlier nights loaded, before tonight's run touches it.
+
+    Reported, never fatal: freshness is measured against the wall clock, so a backfill of old dates
+    or the first night ever would always "fail" it; the contract checks of tonight's files are
+    what stop a bad night.
+    """
+    from vigil.dbt_runner import DbtError, run_dbt
+
+    url = settings.warehouse_for("transformer")
+    wh = Warehouse.open(url)
+    with wh.transaction() as con:  # sources must exist before the first delivery
+        wh.ensure_raw_schema(con)
+    warnings: list[str] = []
+    try:
+        result = run_dbt(["source", "freshness"], warehouse=url, run_date=run_date,
+                         work_dir=Path(settings.out) / "dbt")
+        nodes = result.nodes
+    except DbtError as exc:
+        nodes = getattr(exc, "result", None).nodes if getattr(exc, "result", None) else []
+        if not nodes:
+            warnings.append(f"source freshness could not be checked: {str(exc).splitlines()[0]}")
+    stale = [n for n in nodes if n.status in ("warn", "error", "runtime error")]
+    warnings += [f"source freshness {n.status}: {n.unique_id.removeprefix('source.vigil.')}" for n in stale]
+    return {"date": run_date.isoformat(), "sources": len(nodes), "stale": len(stale), "warnings": warnings}
+
+
 def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) -> dict:
     """Read and validate every delivered file of one feed; stage them as pseudonymised Parquet."""
     if feed not in FEEDS:
@@ -65,8 +141,9 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
             install_duckdb_key(con, settings.resolve_key())
         for f in files:
             out = wd / "staged" / feed / f"{f.table.name}.parquet"
-            s = TableReader(con, f.table, f.path, f.display).stage(out)
-            verify_against_manifest(f, s.rows, s.sha256)
+            s = TableReader(con, f.table, f.path, f.display, quarantine_share=settings.quarantine_max_share,
+                            feed_date=run_date).stage(out)
+            verify_against_manifest(f, s.rows + s.rejected_rows, s.sha256)
             staged.append(s)
             warnings.extend(s.warnings)
     finally:
@@ -89,7 +166,8 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
     started = time.perf_counter()
     run_date = dt.date.fromisoformat(extracted["date"])
     staged = [StagedTable.from_dict(d) for d in extracted["tables"]]
-    wh = Warehouse.open(settings.warehouse, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads)
+    wh = Warehouse.open(settings.warehouse_for("loader"), memory_limit=settings.duckdb_memory_limit,
+                        threads=settings.duckdb_threads)
     loads = wh.load_feed(
         extracted["feed"], run_date, staged,
         run_id=extracted["run_id"], loaded_at=loaded_at or dt.datetime.now(dt.timezone.utc),
@@ -109,20 +187,36 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
     }
 
 
-def audit_raw(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+def audit_raw(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool = True) -> dict:
     """The raw layer's Great Expectations suites on night D: critical failures stop the night before
     dbt runs (so nothing downstream changes); warnings are reported. Results go to audit.dq_results
     and Data Docs to <out>/data_docs/."""
-    from vigil.quality import run_suites
+    return _audit(settings, "raw", run_date, run_id, schema=None, alert=alert)
+
+
+def audit_publish(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool = True) -> dict:
+    """The publish suites on what dbt built into publish_candidate: nothing is published unless they pass."""
+    from vigil.publish import CANDIDATE_SCHEMA
+
+    return _audit(settings, "publish", run_date, run_id, schema=CANDIDATE_SCHEMA, alert=alert)
+
+
+def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, schema: str | None,
+           alert: bool = True) -> dict:
+    from vigil.quality import QualityGateFailed, run_suites
 
     result = run_suites(
-        settings.warehouse, "raw", run_date=run_date, out=settings.out, run_id=run_id,
+        settings.warehouse_for("transformer"), layer, run_date=run_date, out=settings.out, run_id=run_id, schema=schema,
         memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads,
     )
-    result.raise_for_critical()
     summary = result.to_dict()
+    if result.failed_critical:
+        if alert:
+            send_alerts(settings, run_date, run_id, [_dq_alert(result, run_date, run_id)], role="transformer")
+        raise QualityGateFailed(result)
     return {
         "date": run_date.isoformat(),
+        "layer": layer,
         "suites": len(result.suites),
         "expectations": len(result.expectations),
         "warnings": [f"data quality (warning): {line}" for line in summary["failed_warning"]],
@@ -131,18 +225,121 @@ def audit_raw(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     }
 
 
+def _dq_alert(result, run_date: dt.date, run_id: str):
+    from vigil.alerts import data_quality_alert
+
+    failures = [
+        {"suite": e.suite, "table": e.table, "expectation": e.expectation, "check": e.check,
+         "unexpected_count": e.unexpected_count, "element_count": e.element_count, "observed": _plain(e.observed),
+         "error": e.error, "layer": result.layer}
+        for e in result.failed_critical
+    ]
+    return data_quality_alert(failures, run_date, run_id)
+
+
+def _plain(value):
+    return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
+
+
+def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool = True) -> dict:
+    """The circuit breakers (vigil.breakers) on tonight's candidate: HOLD raises BreakerHold after
+    recording the hold in the audit log and alerting; a held night publishes and issues nothing."""
+    from vigil import breakers
+
+    url = settings.warehouse_for("transformer")
+    decision = breakers.evaluate(url, run_date)
+    if decision.holds:
+        breakers.append_audit(url, run_date=run_date, event="breaker_hold", actor="vigil",
+                              details=decision.to_dict() | {"run_id": run_id})
+        if alert:
+            from vigil.alerts import breaker_hold_alert
+
+            send_alerts(settings, run_date, run_id, [breaker_hold_alert(decision.to_dict(), run_id)],
+                        role="transformer")
+        raise breakers.BreakerHold(decision)
+    out = decision.to_dict()
+    out["warnings"] = [f"breakers released by {decision.approval['approved_by']}: " + "; ".join(decision.reasons)] \
+        if decision.status == "released" else []
+    return out
+
+
+def publish_night(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """Copy publish_candidate into publish in one transaction (vigil.publish) and log it."""
+    from vigil import breakers
+    from vigil.publish import publish
+
+    started = time.perf_counter()
+    url = settings.warehouse_for("transformer")
+    tables = publish(url)
+    breakers.append_audit(url, run_date=run_date, event="published", actor="vigil",
+                          details={"run_id": run_id, "tables": tables})
+    return {"date": run_date.isoformat(), "tables": tables, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def close_revocations(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """Close the tickets tonight's IAM snapshot shows done (the account disabled or gone)."""
+    from vigil.tickets import close_tickets
+
+    return {"date": run_date.isoformat(), **close_tickets(settings.warehouse_for("transformer"), run_date)}
+
+
+def issue_tickets(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """Create tonight's revocation tickets from `publish` with their outbox rows (one transaction)."""
+    from vigil.tickets import create_tickets
+
+    return {"date": run_date.isoformat(),
+            **create_tickets(settings.warehouse_for("transformer"), run_date, run_id, out=Path(settings.out),
+                             config_path=settings.delivery_config)}
+
+
+def deliver(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """Send what the outbox holds (resumable; each ticket effectively once)."""
+    from vigil.tickets import deliver_tickets
+
+    return {"date": run_date.isoformat(),
+            **deliver_tickets(settings.warehouse_for("dispatcher"), settings.delivery_config, out=Path(settings.out), run_id=run_id)}
+
+
+def nightly_alerts(settings: Settings, run_date: dt.date, run_id: str, *, created: dict | None = None,
+                   delivered: dict | None = None) -> dict:
+    """Alerts from the published tables (tier changes, departure risk, logins, surges, handovers),
+    from ticket creation (changes to issued tickets, refused) and from delivery (dead-lettered
+    tickets); each is sent once, however often the night reruns."""
+    from vigil.alerts import dead_letter_alert, derive_alerts, refused_tickets_alert
+
+    alerts = list(derive_alerts(settings.warehouse_for("dispatcher"), run_date, run_id))
+    refused = list((created or {}).get("refused") or [])
+    if refused:
+        alerts.append(refused_tickets_alert(refused, run_date, run_id))
+    dead = list((delivered or {}).get("dead_lettered") or [])
+    if dead:
+        alerts.append(dead_letter_alert(dead, run_date, run_id, {"dead_lettered": len(dead)}))
+    return {"date": run_date.isoformat(), **send_alerts(settings, run_date, run_id, alerts)}
+
+
+def send_alerts(settings: Settings, run_date: dt.date, run_id: str, alerts: list, *,
+                role: str = "dispatcher") -> dict:
+    """Dispatch alerts (written to <out>/alerts/<D>/, sent per config/alerting; each alert once).
+    The gates and breakers send theirs as the transformer (their step's role), the rest as the dispatcher."""
+    from vigil.alerts import dispatch_alerts
+
+    return dispatch_alerts(settings.warehouse_for(role), alerts, run_date=run_date, run_id=run_id, out=Path(settings.out),
+                           config_path=settings.alerting_config)
+
+
 def build_models(settings: Settings, run_date: dt.date) -> dict:
     """`dbt build` (models and their tests) in one invocation; per-model status from run_results.json."""
     from vigil.dbt_runner import run_dbt
 
-    wh = Warehouse.open(settings.warehouse)
+    url = settings.warehouse_for("transformer")
+    wh = Warehouse.open(url)
     with wh.transaction() as con:  # dbt's sources must exist even before the first delivery of a table
         wh.ensure_raw_schema(con)
     # Unit tests check the SQL, not the night's data: CI runs them (tests/test_dbt_runner.py), the
     # nightly window does not pay for them.
     result = run_dbt(
         ["build", "--exclude-resource-type", "unit_test"],
-        warehouse=settings.warehouse, run_date=run_date, work_dir=Path(settings.out) / "dbt",
+        warehouse=url, run_date=run_date, work_dir=Path(settings.out) / "dbt",
     )
     return {
         "date": run_date.isoformat(),
@@ -171,6 +368,7 @@ class RunSummary:
     run_id: str
     steps: list[StepReport] = field(default_factory=list)
     ok: bool = False
+    status: str = "failed"  # "published" | "held" (a breaker tripped) | "failed"
     error: str | None = None
     summary_path: Path | None = None
 
@@ -183,6 +381,7 @@ class RunSummary:
             "run_date": self.run_date.isoformat(),
             "run_id": self.run_id,
             "ok": self.ok,
+            "status": self.status,
             "error": self.error,
             "steps": [s.__dict__ for s in self.steps],
         }
@@ -191,9 +390,13 @@ class RunSummary:
 Reporter = Callable[[str, str], None]  # (event, message); events: "start", "done", "warn"
 
 
-def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = None, report: Reporter | None = None) -> RunSummary:
+def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = None, report: Reporter | None = None,
+                actions: bool = True) -> RunSummary:
     """All steps for one night, in the DAG's order. Never raises for a pipeline failure: the
-    summary carries the error, so backfills and the CLI can report it and stop cleanly."""
+    summary carries the error, so backfills and the CLI can report it and stop cleanly.
+
+    actions=False stops after publish: no tickets, no delivery, no alerts (model tests, benchmarks
+    of the data path, `vigil run --no-actions`)."""
     report = report or (lambda event, msg: None)
     summary = RunSummary(run_date, run_id or new_run_id(run_date))
 
@@ -229,7 +432,7 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
             )
         step(
             "audit raw",
-            lambda: audit_raw(settings, run_date, summary.run_id),
+            lambda: audit_raw(settings, run_date, summary.run_id, alert=actions),
             lambda out: f"{out['expectations']} expectations in {out['suites']} suites; Data Docs {out['data_docs']}",
         )
         step(
@@ -237,12 +440,45 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
             lambda: build_models(settings, run_date),
             lambda out: f"{out['models']} models, {out['tests']} tests passed",
         )
+        step(
+            "audit publish",
+            lambda: audit_publish(settings, run_date, summary.run_id, alert=actions),
+            lambda out: f"{out['expectations']} expectations in {out['suites']} suites on publish_candidate",
+        )
+        step(
+            "circuit breakers",
+            lambda: check_breakers(settings, run_date, summary.run_id, alert=actions),
+            lambda out: (f"{out['status']}: {out['planned_revocations']} planned revocations "
+                         f"(threshold {out['revocation_threshold']:g}), {out['today_active']} active"),
+        )
+        step(
+            "publish",
+            lambda: publish_night(settings, run_date, summary.run_id),
+            lambda out: f"{len(out['tables'])} tables published",
+        )
+        if actions:
+            step("close tickets", lambda: close_revocations(settings, run_date, summary.run_id), _counts)
+            created = step("create tickets", lambda: issue_tickets(settings, run_date, summary.run_id), _counts)
+            delivered = step("deliver tickets", lambda: deliver(settings, run_date, summary.run_id), _counts)
+            step("alerts", lambda: nightly_alerts(settings, run_date, summary.run_id, created=created,
+                                                  delivered=delivered), _counts)
         summary.ok = True
+        summary.status = "published"
     except Exception as exc:  # reported, not swallowed: the CLI exits non-zero with this message
+        from vigil.breakers import BreakerHold
+
         log.debug("run failed", exc_info=True)
         summary.error = str(exc)
+        summary.status = "held" if isinstance(exc, BreakerHold) else "failed"
     summary.summary_path = write_summary(settings, summary)
     return summary
+
+
+def _counts(out: dict) -> str:
+    """'3 created, 1 skipped' from the integer fields of a step's result."""
+    parts = [f"{v:,} {k.replace('_', ' ')}" for k, v in out.items()
+             if isinstance(v, int) and not isinstance(v, bool) and k != "seconds"]
+    return ", ".join(parts) or "done"
 
 
 def write_summary(settings: Settings, summary: RunSummary) -> Path:

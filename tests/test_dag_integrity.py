@@ -34,30 +34,70 @@ def test_nightly_dag_properties(dagbag):
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"  # logical date = the business day D
     assert dag.timetable.expression == "0 0 * * *"
     for t in dag.tasks:
-        assert t.retries >= 1 or t.task_id.startswith("extract_"), t.task_id
+        assert t.retries >= 1, t.task_id
 
 
-def test_every_feed_is_extracted_before_anything_loads(dagbag):
+FEEDS = ("hr", "iam", "crm", "complaints")
+GATES = ("audit_raw", "audit_publish", "check_breakers")
+ACTIONS = ("publish", "close_tickets", "create_tickets", "deliver_tickets", "send_alerts")
+
+
+def upstream(dag, task_id: str) -> set[str]:
+    return dag.get_task(task_id).get_flat_relative_ids(upstream=True)
+
+
+def test_the_nightly_tasks(dagbag):
     dag = dagbag.dags["vigil_nightly"]
-    extracts = {f"extract_{f}" for f in ("hr", "iam", "crm", "complaints")}
-    loads = [f"load_{f}" for f in ("hr", "iam", "crm", "complaints")]
-    assert extracts | set(loads) | {"audit_raw", "dbt_build"} == set(dag.task_ids)
-    for load in loads:
-        assert extracts <= dag.get_task(load).upstream_task_ids | dag.get_task(load).get_flat_relative_ids(upstream=True)
+    per_feed = {f"{step}_{f}" for step in ("wait", "extract", "load") for f in FEEDS}
+    assert set(dag.task_ids) == per_feed | {"source_freshness", "dbt_build", *GATES, *ACTIONS}
+
+
+def test_source_freshness_runs_first(dagbag):
+    dag = dagbag.dags["vigil_nightly"]
+    assert not dag.get_task("source_freshness").upstream_task_ids
+    assert all("source_freshness" in upstream(dag, t) for t in dag.task_ids if t != "source_freshness")
+
+
+def test_every_feed_is_waited_for_and_extracted_before_anything_loads(dagbag):
+    dag = dagbag.dags["vigil_nightly"]
+    extracts = {f"extract_{f}" for f in FEEDS}
+    for f in FEEDS:
+        assert f"wait_{f}" in dag.get_task(f"extract_{f}").upstream_task_ids
+        assert extracts <= upstream(dag, f"load_{f}")
 
 
 def test_loads_never_run_concurrently(dagbag):
     """DuckDB allows one writing process: every pair of loads must be ordered."""
     dag = dagbag.dags["vigil_nightly"]
-    loads = [f"load_{f}" for f in ("hr", "iam", "crm", "complaints")]
+    loads = [f"load_{f}" for f in FEEDS]
     for earlier, later in zip(loads, loads[1:]):
-        assert earlier in dag.get_task(later).get_flat_relative_ids(upstream=True)
-    assert set(loads) <= dag.get_task("audit_raw").get_flat_relative_ids(upstream=True)
+        assert earlier in upstream(dag, later)
+    assert set(loads) <= upstream(dag, "audit_raw")
 
 
-def test_models_are_built_only_after_the_raw_gate(dagbag):
+def test_write_audit_publish_order(dagbag):
+    """Models after the raw gate; the publish gate after the models; every action after every gate
+    and the breakers — nothing reaches people or IAM systems from an unchecked night."""
     dag = dagbag.dags["vigil_nightly"]
-    assert "audit_raw" in dag.get_task("dbt_build").upstream_task_ids
+    assert "audit_raw" in upstream(dag, "dbt_build")
+    assert "dbt_build" in upstream(dag, "audit_publish")
+    assert "audit_publish" in upstream(dag, "check_breakers")
+    for action in ACTIONS:
+        assert set(GATES) | {"dbt_build"} <= upstream(dag, action), action
+    for action in ACTIONS[1:]:
+        assert "publish" in upstream(dag, action), action
+    assert "create_tickets" in upstream(dag, "deliver_tickets")
+    assert "deliver_tickets" in upstream(dag, "send_alerts")  # dead-lettered tickets are alerted
+
+
+def test_data_and_gate_failures_are_not_retried(dagbag):
+    """The tasks that fail on bad data raise AirflowFailException (see the DAG); the rest retry."""
+    import inspect
+
+    dag = dagbag.dags["vigil_nightly"]
+    source = inspect.getsource(inspect.getmodule(dag.get_task("audit_raw").python_callable))
+    for error in ("FeedMissing", "FeedError", "QualityGateFailed", "BreakerHold"):
+        assert f", {error})" in source, error
 
 
 def test_dag_file_does_no_io_and_imports_fast():

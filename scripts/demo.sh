@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make demo: a week of demo feeds through the nightly pipeline, night by night, as an operator would.
+# The first night finds the demo bank's whole backlog of leavers at once, more revocations than the
+# breaker allows in one night: it is HELD (exit 3). Like a person would, the script shows the plan,
+# approves it (recorded in the audit log) and reruns the night.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+DEMO=${DEMO:-demo}
+START=${DEMO_START:-2026-03-01}
+END=${DEMO_END:-2026-03-07}
+SCALE=${DEMO_SCALE:-small}
+ARGS=(--demo --landing "$DEMO/landing" --warehouse "$DEMO/warehouse/vigil.duckdb" --out "$DEMO/out")
+
+days=$(( ($(date -ud "$END" +%s) - $(date -ud "$START" +%s)) / 86400 + 1 ))
+"$BIN/vigil" demo-data --landing "$DEMO/landing" --start "$START" --days "$days" --scale "$SCALE" --seed 42
+day=$START
+while [[ "$day" < "$END" || "$day" == "$END" ]]; do
+    rc=0
+    "$BIN/vigil" run --date "$day" "${ARGS[@]}" || rc=$?
+    if [ "$rc" -eq 3 ]; then
+        "$BIN/vigil" plan --date "$day" "${ARGS[@]}" | tail -n 12
+        "$BIN/vigil" approve --date "$day" --by "make demo" \
+            --reason "demo: the initial backlog of leavers, reviewed" "${ARGS[@]}"
+        "$BIN/vigil" run --date "$day" "${ARGS[@]}"
+    elif [ "$rc" -ne 0 ]; then
+        exit "$rc"
+    fi
+    day=$(date -ud "$day + 1 day" +%F)
+done
