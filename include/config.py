@@ -7,6 +7,7 @@ Secrets are never read from code or committed files.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -153,3 +154,26 @@ def _key_from_airflow_connection() -> bytes | None:
     except Exception:  # no such connection: the caller reports the missing key
         return None
     return password.encode() if password else None
+
+
+def is_loopback(host: str | None) -> bool:
+    """Is `host` this machine? (plain http and unencrypted SMTP are allowed only there, for tests)"""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def airflow_connection_password(conn_id: str) -> str | None:
+    """The password of an Airflow connection; None outside Airflow or when there is no such connection
+    (the caller says what is missing)."""
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(conn_id).password
+    except Exception:
+        return None

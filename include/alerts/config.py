@@ -17,7 +17,6 @@ one channel per team, addresses that look like addresses, thresholds >= 1.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from vigil.alerts.model import ALERT_STORM, KINDS, SEVERITIES, SEVERITY_RANK
-from vigil.config import ConfigError
+from vigil.config import ConfigError, airflow_connection_password, is_loopback
 
 DEFAULT_STORM_THRESHOLD = 20
 WEBHOOK_FORMATS = ("slack", "teams")
@@ -35,26 +34,6 @@ SECURITIES = ("starttls", "ssl", "none")
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ROUTABLE_KINDS = tuple(k for k in KINDS if k != ALERT_STORM)  # a summary follows its members' kind
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _airflow_connection_password(conn_id: str) -> str | None:
-    try:
-        from airflow.sdk import Connection
-
-        return Connection.get(conn_id).password
-    except Exception:  # not under Airflow, or no such connection: the caller says what is missing
-        return None
 
 
 def resolve_secret(owner: str, options: dict, what: str, *, required: bool) -> str | None:
@@ -66,7 +45,7 @@ def resolve_secret(owner: str, options: dict, what: str, *, required: bool) -> s
             raise ConfigError(f"{owner}: environment variable {env_name} is not set")
         return value
     if conn_id:
-        value = _airflow_connection_password(conn_id)
+        value = airflow_connection_password(conn_id)
         if not value:
             raise ConfigError(f"{owner}: Airflow connection {conn_id!r} has no password")
         return value

@@ -16,7 +16,6 @@ Rules checked when the file is loaded (ConfigError otherwise):
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from vigil.config import ConfigError
+from vigil.config import ConfigError, airflow_connection_password, is_loopback
 
 CHANNEL_TYPES = ("scim", "webhook", "filedrop")
 MIN_WEBHOOK_SECRET_BYTES = 24
@@ -85,7 +84,7 @@ class Channel:
                 raise ConfigError(f"channel {self.name}: environment variable {env_name} is not set")
             return value
         if conn_id:
-            value = _airflow_connection_password(conn_id)
+            value = airflow_connection_password(conn_id)
             if not value:
                 raise ConfigError(f"channel {self.name}: Airflow connection {conn_id!r} has no password")
             return value
@@ -147,17 +146,6 @@ def decode_webhook_secret(secret: str) -> bytes:
     return secret.encode()
 
 
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_url(name: str, url: str) -> None:
     parts = urlsplit(url or "")
     if parts.scheme == "https" and parts.hostname:
@@ -165,15 +153,6 @@ def check_url(name: str, url: str) -> None:
     if parts.scheme == "http" and is_loopback(parts.hostname):
         return
     raise ConfigError(f"channel {name}: {url!r} must be an https:// URL (plain http only to a loopback host)")
-
-
-def _airflow_connection_password(conn_id: str) -> str | None:
-    try:
-        from airflow.sdk import Connection
-
-        return Connection.get(conn_id).password
-    except Exception:  # not under Airflow, or no such connection: the caller says what is missing
-        return None
 
 
 @dataclass(frozen=True)
