@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import os
@@ -39,11 +40,12 @@ def settings(tmp_path):
     )
 
 
-@pytest.fixture
-def pg_url():
-    """A fresh PostgreSQL database on the local server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"vigil_test_{uuid.uuid4().hex[:10]}"
+@contextlib.contextmanager
+def fresh_database(prefix: str = "vigil_test"):
+    """A fresh PostgreSQL database on the local server (URL without driver), dropped afterwards."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -51,6 +53,13 @@ def pg_url():
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database on the local server, dropped afterwards."""
+    with fresh_database() as url:
+        yield url
 
 
 # --------------------------------------------------------------------------- a small valid night

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PG_ADMIN_DSN, REPO, TEST_KEY, minimal_night_as_of, write_night
+from conftest import REPO, TEST_KEY, fresh_database, minimal_night_as_of, write_night
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.realairflow, pytest.mark.postgres]
 
@@ -56,21 +56,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str):
-    """A fresh PostgreSQL database on the local server (URL without driver), dropped afterwards."""
-    import psycopg
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _redis_command(sock, *args: str):

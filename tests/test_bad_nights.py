@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from conftest import approve_held_night
-from test_write_audit_publish import alerts_of, published, roster_rows, tickets_dir, touch_every_feed, write_rows
+from test_write_audit_publish import (alerts_of, night_after_the_demo, published, roster_rows, tickets_dir,
+                                     touch_every_feed, write_rows)
 from vigil.pipeline import run_nightly
 from vigil.warehouse import Warehouse
 
@@ -22,16 +23,7 @@ from vigil.warehouse import Warehouse
 def night(demo_warehouse, tmp_path):
     """A copy of the demo warehouse and, for the night after its last, a good landing folder (the
     demo's last night with every snapshot's rows reordered, so nothing is byte-identical)."""
-    src = demo_warehouse.settings
-    warehouse = tmp_path / "wh.duckdb"
-    shutil.copy(src.warehouse, warehouse)
-    day = demo_warehouse.last + dt.timedelta(days=1)
-    landing = tmp_path / "landing"
-    for feed in ("hr", "iam", "crm", "complaints"):
-        for d in (demo_warehouse.last, day):
-            shutil.copytree(demo_warehouse.landing / feed / demo_warehouse.last.isoformat(), landing / feed / d.isoformat())
-        (landing / feed / day.isoformat() / "_manifest.json").unlink(missing_ok=True)
-    s = src.with_(warehouse=str(warehouse), landing=str(landing), out=tmp_path / "out")
+    s, day = night_after_the_demo(demo_warehouse, tmp_path)
     touch_every_feed(s, day)
     return s, day
 

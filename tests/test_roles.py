@@ -15,7 +15,6 @@ they can run repeatedly and beside other test runs.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import threading
 import uuid
@@ -23,7 +22,7 @@ import uuid
 import psycopg
 import pytest
 
-from conftest import D, PG_ADMIN_DSN, TEST_KEY, write_night
+from conftest import D, TEST_KEY, fresh_database, write_night
 from vigil.roles import ROLES, apply_roles, needs_ddl, role_grants, role_url
 
 pytestmark = [pytest.mark.postgres]
@@ -108,18 +107,6 @@ def _without_dbt_owners(grants: set) -> set:
             if not (p == "OWNER" and o.split(".")[0] in (*DBT_SCHEMAS, "public") and not o.startswith("schema:"))}
 
 
-@contextlib.contextmanager
-def another_database():
-    name = f"vigil_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 # --------------------------------------------------------------------------- the catalogue
 
 
@@ -158,7 +145,7 @@ def test_a_rerun_removes_grants_beyond_the_intended_set(pg_url):
 
 def test_concurrent_migrations_of_two_databases_both_succeed(pg_url):
     """Roles are shared by the cluster: two deployments (or test runs) migrating at once must not fail."""
-    with another_database() as other:
+    with fresh_database() as other:
         errors: list[BaseException] = []
 
         def run(url):

@@ -22,13 +22,19 @@ from vigil.warehouse import Warehouse
 @pytest.fixture
 def night(demo_warehouse, tmp_path):
     """A private copy of the demo warehouse and a landing folder for the night after its last."""
+    return night_after_the_demo(demo_warehouse, tmp_path)
+
+
+def night_after_the_demo(demo_warehouse, tmp_path):
+    """(settings on a copy of the demo warehouse, the next day), the next day's landing a copy of the
+    demo's last night, with yesterday's files too: the stale check compares with them."""
     src = demo_warehouse.settings
     warehouse = tmp_path / "wh.duckdb"
     shutil.copy(src.warehouse, warehouse)
     day = demo_warehouse.last + dt.timedelta(days=1)
     landing = tmp_path / "landing"
     for feed in ("hr", "iam", "crm", "complaints"):
-        for d in (demo_warehouse.last, day):  # yesterday's files too: the stale check compares with them
+        for d in (demo_warehouse.last, day):
             shutil.copytree(demo_warehouse.landing / feed / demo_warehouse.last.isoformat(), landing / feed / d.isoformat())
         (landing / feed / day.isoformat() / "_manifest.json").unlink(missing_ok=True)
     s = src.with_(warehouse=str(warehouse), landing=str(landing), out=tmp_path / "out")
