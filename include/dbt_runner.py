@@ -288,7 +288,10 @@ def run_dbt(
 
     ``args`` starts with the dbt command (``["build"]``, ``["test", "--select", "marts"]`` ...).
     dbt's target/ (manifest, run_results.json, compiled SQL) and logs/ go under ``work_dir``.
-    The var ``run_date`` (plus ``extra_vars``) is passed with ``--vars``.
+    ``run_date`` travels as the environment variable VIGIL_RUN_DATE (the run_date() macro reads it
+    only while executing), ``extra_vars`` with ``--vars``: a --vars that changed every night would
+    make dbt re-parse the whole project each night, where a stable one lets it reuse the parsed
+    project kept in ``work_dir``/target (partial parsing).
     Returns the :class:`DbtResult`; raises :class:`DbtError` if dbt fails.
     """
     if not args:
@@ -309,20 +312,21 @@ def run_dbt(
     for p in results_paths:
         p.unlink(missing_ok=True)  # never read a previous invocation's results
 
-    dbt_vars = {**(extra_vars or {}), "run_date": run_date.isoformat()}
     command = [
         *args,
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--log-path", str(log_path),
-        "--vars", json.dumps(dbt_vars, default=_json_default, sort_keys=True),
     ]  # fmt: skip
+    if extra_vars:
+        command += ["--vars", json.dumps(extra_vars, default=_json_default, sort_keys=True)]
     if args[0] not in _NO_TARGET_PATH_COMMANDS:
         command += ["--target-path", str(target_path)]
 
     wh_env = dbt_env(warehouse)
     # DBT_TARGET_PATH too: commands without --target-path (debug, deps) still keep out of the repo
-    env = {**os.environ, **_DBT_FLAGS_ENV, "DBT_TARGET_PATH": str(target_path), **wh_env}
+    env = {**os.environ, **_DBT_FLAGS_ENV, "DBT_TARGET_PATH": str(target_path), **wh_env,
+           "VIGIL_RUN_DATE": run_date.isoformat()}
     if threads is not None:
         env["VIGIL_DBT_THREADS"] = str(int(threads))  # read by profiles.yml; works for every command
     secrets = [wh_env.get("VIGIL_PG_PASSWORD", "")]

@@ -470,6 +470,41 @@ def test_failing_test_raises_dbt_error_naming_the_node(duckdb_built: Built, tmp_
     assert err.result.returncode != 0 and not err.result.success
 
 
+def test_next_night_reuses_the_parsed_project_and_sees_its_own_date(duckdb_built: Built, tmp_path: Path):
+    """The run date is not a --vars value, so the next night's dbt parses partially (~10 s saved)
+    and yet every model and date-scoped test runs as of the new date."""
+    import subprocess
+
+    copy = tmp_path / "next.duckdb"
+    shutil.copyfile(duckdb_built.warehouse, copy)
+    work = tmp_path / "dbt"
+    # last night's parsed project, for this warehouse (the profile, and so the parse, names the file)
+    run_dbt(["parse"], warehouse=str(copy), run_date=RUN_DATE, work_dir=work)
+    (work / "logs" / "dbt.log").unlink()
+
+    next_night = date.fromisoformat(AFTER)
+    run_dbt(["build", "--select", "+dim_employees", "fct_kpi_scorecard_history", "--indirect-selection", "cautious",
+             "--exclude-resource-type", "unit_test"],
+            warehouse=str(copy), run_date=next_night, work_dir=work)
+    dbt_log = (work / "logs" / "dbt.log").read_text()
+    assert "Partial parsing enabled" in dbt_log and "Unable to do partial parsing" not in dbt_log
+
+    status = dict(_duckdb_query(copy)("select employee_id, status from marts.dim_employees"))
+    assert status["E001"] == "terminated" and "E005" in status  # both only in the 04-01 partition
+    scoped = (work / "target" / "run" / "vigil" / "models" / "marts" / "kpi" / "_kpi__models.yml").rglob("*.sql")
+    assert {AFTER in p.read_text() for p in scoped} == {True}  # the key test checks the new slice
+
+    # Without a date (no var, no VIGIL_RUN_DATE) dbt refuses to run, saying what is missing.
+    env = {k: v for k, v in __import__("os").environ.items() if k != "VIGIL_RUN_DATE"}
+    env.update(dbt_env(str(copy)))
+    proc = subprocess.run(
+        [dbt_runner.dbt_executable(), "run", "--select", "stg_hr__employees", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode != 0 and "the run date is required" in proc.stdout
+
+
 # --------------------------------------------------------------------------- runner without dbt
 
 
@@ -550,7 +585,9 @@ def test_run_dbt_passes_project_paths_vars_and_env(tmp_path: Path, monkeypatch):
     assert args[args.index("--profiles-dir") + 1] == str(DBT_PROJECT_DIR)
     assert args[args.index("--target-path") + 1] == str((tmp_path / "w" / "target").resolve())
     assert args[args.index("--log-path") + 1] == str((tmp_path / "w" / "logs").resolve())
-    assert json.loads(args[args.index("--vars") + 1]) == {"run_date": "2024-03-31", "lookback_days": 30}
+    assert json.loads(args[args.index("--vars") + 1]) == {"lookback_days": 30}
+    # the date travels in the environment: --vars stays the same from one night to the next
+    assert call["env"]["VIGIL_RUN_DATE"] == "2024-03-31" and "2024-03-31" not in " ".join(args)
     assert call["env"]["VIGIL_DBT_THREADS"] == "2"
     assert "pw" not in " ".join(args)  # the password travels in the environment only
     assert call["env"]["VIGIL_PG_PASSWORD"] == "pw" and call["env"]["VIGIL_DBT_TARGET"] == "postgres"

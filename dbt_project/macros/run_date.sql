@@ -1,18 +1,25 @@
 {#-
-    The run's logical date, from the REQUIRED dbt var `run_date` ('YYYY-MM-DD').
+    The run's logical date ('YYYY-MM-DD'), REQUIRED: the dbt var `run_date`, or else the
+    environment variable VIGIL_RUN_DATE (what vigil.dbt_runner sets).
 
     Every model is computed "as of" this date (never the wall clock), so rebuilding a date
     reproduces the same tables. While dbt only parses the project (execute is false: dbt parse,
-    dbt ls, docs) a placeholder is returned so those commands work without the var; anything that
-    runs SQL fails with a clear message when the var is missing or malformed.
+    dbt ls, docs) a placeholder is returned so those commands work without the date; anything that
+    runs SQL fails with a clear message when it is missing or malformed.
+    Why an environment variable: a changed --vars makes dbt re-parse the whole project (~10 s a
+    night); the environment is read only while executing, so the parsed project stays valid from one
+    night to the next.
 -#}
 {% macro run_date() -%}
     {%- set value = var('run_date', none) -%}
+    {%- if (value is none or (value | string | trim) == '') and execute -%}
+        {%- set value = env_var('VIGIL_RUN_DATE', '') -%}
+    {%- endif -%}
     {%- if value is none or (value | string | trim) == '' -%}
         {%- if execute -%}
             {{ exceptions.raise_compiler_error(
-                "Vigil: the dbt var 'run_date' is required (the run's logical date, 'YYYY-MM-DD'), "
-                ~ "e.g. dbt build --vars '{run_date: 2024-03-31}'") }}
+                "Vigil: the run date is required (the run's logical date, 'YYYY-MM-DD'): set VIGIL_RUN_DATE "
+                ~ "or pass the dbt var, e.g. dbt build --vars '{run_date: 2024-03-31}'") }}
         {%- endif -%}
         {{ return('1970-01-01') }}
     {%- endif -%}
