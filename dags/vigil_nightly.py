@@ -27,6 +27,9 @@ clear `check_breakers` (with downstream). The approval is bound to the exact pla
 * A feed that breaks the contract fails its extract task without retries (the message names
   file, line and column) and nothing is loaded for that night.
 * **D** is the run's logical date (UTC); the `run_date` param overrides it for a manual run.
+* `dbt_build` folds only the new partitions into the history-wide models (incremental), and
+  rebuilds them whole when it must (a rerun, a backfill, a reloaded earlier night, a changed dbt
+  project) or when the `full_refresh` param is set.
 * Configuration comes from `VIGIL_*` environment variables; the pseudonymisation key from
   `VIGIL_PSEUDONYMISATION_KEY` or the Airflow connection `vigil_pseudonymisation`.
 
@@ -83,7 +86,12 @@ def _no_retry(fn, *errors):
         "retry_delay": dt.timedelta(minutes=5),
         "retry_exponential_backoff": True,
     },
-    params={"run_date": Param(None, type=["null", "string"], format="date", description="override D (YYYY-MM-DD)")},
+    params={
+        "run_date": Param(None, type=["null", "string"], format="date", description="override D (YYYY-MM-DD)"),
+        "full_refresh": Param(False, type="boolean",
+                              description="rebuild the incremental models whole (done anyway for reruns, backfills "
+                                          "and reloaded nights)"),
+    },
     tags=["vigil", "nightly", "compliance"],
     doc_md=__doc__,
 )
@@ -128,7 +136,8 @@ def vigil_nightly():
     def dbt_build() -> dict:
         from vigil.pipeline import build_models
 
-        return build_models(_settings(), _run_date())
+        return build_models(_settings(), _run_date(),
+                            full_refresh=bool((get_current_context().get("params") or {}).get("full_refresh")))
 
     @task
     def audit_publish() -> dict:

@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the nightly pipeline for one logical date")
     p.add_argument("--date", type=_date, required=True, help="logical date D: reads the landing folders for D")
     p.add_argument("--no-actions", action="store_true", help="stop after publish: no tickets, delivery or alerts")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild the incremental models whole (Vigil already does when it must: reruns, "
+                        "backfills, reloaded nights, a changed dbt project)")
     _add_settings_args(p)
 
     p = sub.add_parser("backfill", help="run the nightly pipeline for every date from --start to --end, in order")
@@ -175,13 +178,13 @@ def _reporter():
     return status, report
 
 
-def _run_one(settings: Settings, date: dt.date, *, actions: bool = True) -> str:
+def _run_one(settings: Settings, date: dt.date, *, actions: bool = True, full_refresh: bool = False) -> str:
     from vigil.pipeline import run_nightly
 
     console.print(f"[bold]Vigil nightly run for {date}[/]  warehouse: {settings.warehouse_display}  out: {settings.out}")
     status, report = _reporter()
     with status:
-        summary = run_nightly(settings, date, report=report, actions=actions)
+        summary = run_nightly(settings, date, report=report, actions=actions, full_refresh=full_refresh)
     if summary.ok:
         console.print(f"[green]✓ {date} done[/] in {sum(s.seconds for s in summary.steps):.1f}s "
                       f"({_plural(len(summary.warnings), 'warning')}). Summary: {summary.summary_path}")
@@ -201,7 +204,7 @@ def _plural(n: int, word: str) -> str:
 
 def cmd_run(args) -> int:
     settings = _settings(args)
-    status = _run_one(settings, args.date, actions=not args.no_actions)
+    status = _run_one(settings, args.date, actions=not args.no_actions, full_refresh=args.full_refresh)
     if status == "published":
         _print_where_to_look(settings)
     return _EXIT[status]

@@ -327,22 +327,36 @@ def send_alerts(settings: Settings, run_date: dt.date, run_id: str, alerts: list
                            config_path=settings.alerting_config)
 
 
-def build_models(settings: Settings, run_date: dt.date) -> dict:
-    """`dbt build` (models and their tests) in one invocation; per-model status from run_results.json."""
-    from vigil.dbt_runner import run_dbt
+def build_models(settings: Settings, run_date: dt.date, *, full_refresh: bool = False) -> dict:
+    """`dbt build` (models and their tests) in one invocation; per-model status from run_results.json.
+
+    The history-wide models are incremental: they fold in only the partitions delivered since the
+    last build, unless vigil.incremental.plan_build finds a reason to rebuild them whole (a rerun,
+    a backfill, a reloaded earlier night, a changed project, an unfinished last build) or
+    ``full_refresh`` asks for it."""
+    from vigil import incremental
+    from vigil.dbt_runner import DBT_PROJECT_DIR, run_dbt
 
     url = settings.warehouse_for("transformer")
     wh = Warehouse.open(url)
     with wh.transaction() as con:  # dbt's sources must exist even before the first delivery of a table
         wh.ensure_raw_schema(con)
+    plan = incremental.plan_build(wh, run_date, incremental.project_fingerprint(DBT_PROJECT_DIR))
+    if full_refresh and not plan.full_refresh:
+        plan = incremental.BuildPlan(True, "full refresh asked for", plan.project_fingerprint, plan.raw_fingerprint)
+    log.info("dbt build for %s: %s", run_date, plan.reason)
+    build_id = incremental.record_start(wh, run_date, plan)
     # Unit tests check the SQL, not the night's data: CI runs them (tests/test_dbt_runner.py), the
     # nightly window does not pay for them.
     result = run_dbt(
-        ["build", "--exclude-resource-type", "unit_test"],
+        ["build", "--exclude-resource-type", "unit_test", *(["--full-refresh"] if plan.full_refresh else [])],
         warehouse=url, run_date=run_date, work_dir=Path(settings.out) / "dbt",
     )
+    incremental.record_finish(wh, build_id)
     return {
         "date": run_date.isoformat(),
+        "full_refresh": plan.full_refresh,
+        "build_plan": plan.reason,
         "nodes": len(result.nodes),
         "models": sum(1 for n in result.nodes if n.unique_id.startswith("model.")),
         "tests": sum(1 for n in result.nodes if n.unique_id.startswith(("test.", "unit_test."))),
@@ -391,12 +405,13 @@ Reporter = Callable[[str, str], None]  # (event, message); events: "start", "don
 
 
 def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = None, report: Reporter | None = None,
-                actions: bool = True) -> RunSummary:
+                actions: bool = True, full_refresh: bool = False) -> RunSummary:
     """All steps for one night, in the DAG's order. Never raises for a pipeline failure: the
     summary carries the error, so backfills and the CLI can report it and stop cleanly.
 
     actions=False stops after publish: no tickets, no delivery, no alerts (model tests, benchmarks
-    of the data path, `vigil run --no-actions`)."""
+    of the data path, `vigil run --no-actions`). full_refresh=True rebuilds the incremental models
+    whole (build_models)."""
     report = report or (lambda event, msg: None)
     summary = RunSummary(run_date, run_id or new_run_id(run_date))
 
@@ -437,8 +452,9 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
         )
         step(
             "dbt build",
-            lambda: build_models(settings, run_date),
-            lambda out: f"{out['models']} models, {out['tests']} tests passed",
+            lambda: build_models(settings, run_date, full_refresh=full_refresh),
+            lambda out: (f"{out['models']} models, {out['tests']} tests passed "
+                         f"({'full refresh' if out['full_refresh'] else 'incremental'}: {out['build_plan']})"),
         )
         step(
             "audit publish",

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from conftest import DEMO_ACTIONS, DEMO_DAYS, DEMO_START, TEST_KEY, raw_pii_values
+from vigil import incremental
 from vigil.cli import main as vigil
 from vigil.config import Settings
 from vigil.pipeline import run_nightly
@@ -71,7 +72,14 @@ def test_rerunning_a_night_leaves_every_table_byte_identical(built):
     assert summary.ok, summary.error
     loads = [s for s in summary.steps if s.name.startswith("load")]
     assert all("unchanged" in s.detail and "loaded" not in s.detail for s in loads)
-    assert wh.table_checksums(SCHEMAS) == before
+    after = wh.table_checksums(SCHEMAS)
+    # The build ledger is evidence, not data: it records the rerun (and that it folded nothing new).
+    assert after.pop(incremental.STATE_TABLE)[0] == before.pop(incremental.STATE_TABLE)[0] + 1
+    assert after == before
+    with wh.connection() as con:
+        [(run_date, full_refresh, reason)] = wh._fetchall(
+            con, f"SELECT run_date, full_refresh, reason FROM {incremental.STATE_TABLE} ORDER BY started_at DESC LIMIT 1")
+    assert run_date == LAST and not full_refresh and "nothing new to fold" in reason
 
 
 def test_a_bad_night_fails_clearly_and_touches_nothing(built, tmp_path):

@@ -149,8 +149,8 @@ def test_a_publish_gate_failure_keeps_last_nights_tables(night, monkeypatch):
     touch_every_feed(s, day)
     real_build = pipeline.build_models
 
-    def build_then_corrupt(settings, run_date):
-        out = real_build(settings, run_date)
+    def build_then_corrupt(settings, run_date, **options):
+        out = real_build(settings, run_date, **options)
         with Warehouse.open(settings.warehouse).transaction() as con:
             con.execute("UPDATE publish_candidate.pub_kpi_scorecard SET value = 1.5 WHERE unit = 'share'")
         return out

@@ -6,25 +6,77 @@
 -- last enabled night - a snapshot may be taken before a same-day disable - and on or before
 -- revoked_on), else the end of the revoked_on night (23:59:59 UTC):
 -- a snapshot describes the end of its business day.
-with snapshots as (
+--
+-- Incremental: a night folds only the snapshot nights after the last one folded in
+-- (_nights_through) into the stored rows of the accounts they show, plus the accounts the last
+-- folded night showed (they may have gone: revoked, no longer in the latest snapshot). Every
+-- column is a fold of the two: first/last seen, last enabled, the latest row; revoked_on is the
+-- stored one when the last enabled night is stored and was already followed by a night, else the
+-- first new night after it. A full build is the same fold with nothing stored.
+-- vigil.incremental decides when a full rebuild is needed instead (reruns, backfills, reloads).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['system', 'account_id'],
+        on_schema_change='fail'
+    )
+}}
+
+with new_snapshots as (
 
     select * from {{ ref('stg_iam__account_snapshots') }}
+    {% if is_incremental() %}
+    -- coalesce: a first build without any snapshot folded nothing
+    where _feed_date > (select coalesce(max(_nights_through), {{ dbt.cast("'1900-01-01'", "date") }}) from {{ this }})
+    {% endif %}
 
 ),
 
-nights as (
+new_nights as (
 
-    select distinct _feed_date as night from snapshots
+    select distinct _feed_date as night from new_snapshots
+
+),
+
+stored as (
+
+    {% if is_incremental() %}
+    select
+        system, account_id, employee_id, username, latest_status, first_seen_on, last_seen_on,
+        last_enabled_on, revoked_on, is_privileged_when_last_enabled, created_at, disabled_at,
+        _nights_through
+    from {{ this }} as previous
+    where exists (select 1 from new_nights)
+      and (
+        previous.last_seen_on = (select max(_nights_through) from {{ this }})  -- shown by the last folded night
+        or exists (
+            select 1 from new_snapshots
+            where new_snapshots.system = previous.system and new_snapshots.account_id = previous.account_id
+        )
+      )
+    {% else %}
+    select
+        system, account_id, employee_id, username, status as latest_status, _feed_date as first_seen_on,
+        _feed_date as last_seen_on, _feed_date as last_enabled_on, _feed_date as revoked_on,
+        is_privileged as is_privileged_when_last_enabled, created_at, disabled_at,
+        _feed_date as _nights_through
+    from new_snapshots
+    where 1 = 0
+    {% endif %}
 
 ),
 
 latest_night as (
 
-    select max(night) as night from nights
+    select coalesce(
+        (select max(night) from new_nights),
+        (select max(_nights_through) from stored)
+    ) as night
 
 ),
 
-per_account as (
+new_per_account as (
 
     select
         system,
@@ -32,81 +84,121 @@ per_account as (
         min(_feed_date) as first_seen_on,
         max(_feed_date) as last_seen_on,
         max(case when status = 'enabled' then _feed_date end) as last_enabled_on
-    from snapshots
+    from new_snapshots
     group by system, account_id
 
 ),
 
-latest_row as (
+new_latest_row as (
 
     select
-        snapshots.*,
+        new_snapshots.*,
         row_number() over (
             partition by system, account_id order by _feed_date desc
         ) as recency_rank
-    from snapshots
+    from new_snapshots
+
+),
+
+new_last_enabled_row as (
+
+    select
+        new_snapshots.system,
+        new_snapshots.account_id,
+        new_snapshots.is_privileged as is_privileged_when_last_enabled
+    from new_snapshots
+    inner join new_per_account
+        on new_snapshots.system = new_per_account.system
+        and new_snapshots.account_id = new_per_account.account_id
+        and new_snapshots._feed_date = new_per_account.last_enabled_on
+
+),
+
+accounts as (
+
+    select system, account_id from new_per_account
+    union
+    select system, account_id from stored
+
+),
+
+folded as (
+
+    select
+        accounts.system,
+        accounts.account_id,
+        case when latest.system is not null then latest.employee_id else stored.employee_id end as employee_id,
+        case when latest.system is not null then latest.username else stored.username end as username,
+        case when latest.system is not null then latest.status else stored.latest_status end as latest_status,
+        coalesce(stored.first_seen_on, fresh.first_seen_on) as first_seen_on,
+        coalesce(fresh.last_seen_on, stored.last_seen_on) as last_seen_on,
+        coalesce(fresh.last_enabled_on, stored.last_enabled_on) as last_enabled_on,
+        -- the stored revocation stands when the last enabled night is stored and a night followed it
+        case when fresh.last_enabled_on is null and stored.last_enabled_on is not null then stored.revoked_on end
+            as stored_revoked_on,
+        case
+            when fresh.last_enabled_on is not null then fresh_enabled.is_privileged_when_last_enabled
+            else stored.is_privileged_when_last_enabled
+        end as is_privileged_when_last_enabled,
+        case when latest.system is not null then latest.created_at else stored.created_at end as created_at,
+        case when latest.system is not null then latest.disabled_at else stored.disabled_at end as disabled_at
+    from accounts
+    left join stored
+        on accounts.system = stored.system
+        and accounts.account_id = stored.account_id
+    left join new_per_account as fresh
+        on accounts.system = fresh.system
+        and accounts.account_id = fresh.account_id
+    left join new_latest_row as latest
+        on accounts.system = latest.system
+        and accounts.account_id = latest.account_id
+        and latest.recency_rank = 1
+    left join new_last_enabled_row as fresh_enabled
+        on accounts.system = fresh_enabled.system
+        and accounts.account_id = fresh_enabled.account_id
 
 ),
 
 with_revocation as (
 
     select
-        per_account.*,
+        folded.*,
         case
-            when per_account.last_enabled_on is null then per_account.first_seen_on
-            when per_account.last_enabled_on = latest_night.night then null
-            else (select min(nights.night) from nights where nights.night > per_account.last_enabled_on)
+            when folded.last_enabled_on is null then folded.first_seen_on
+            when folded.last_enabled_on = latest_night.night then null
+            when folded.stored_revoked_on is not null then folded.stored_revoked_on
+            else (select min(new_nights.night) from new_nights where new_nights.night > folded.last_enabled_on)
         end as revoked_on,
         latest_night.night as latest_night
-    from per_account
+    from folded
     cross join latest_night
-
-),
-
-last_enabled_row as (
-
-    select
-        snapshots.system,
-        snapshots.account_id,
-        snapshots.is_privileged as is_privileged_when_last_enabled
-    from snapshots
-    inner join per_account
-        on snapshots.system = per_account.system
-        and snapshots.account_id = per_account.account_id
-        and snapshots._feed_date = per_account.last_enabled_on
 
 )
 
 select
-    with_revocation.system,
-    with_revocation.account_id,
-    latest_row.employee_id,
-    latest_row.username,
-    latest_row.status as latest_status,
-    with_revocation.last_seen_on = with_revocation.latest_night as is_in_latest_snapshot,
-    with_revocation.first_seen_on,
-    with_revocation.last_seen_on,
-    with_revocation.last_enabled_on,
-    with_revocation.revoked_on,
-    last_enabled_row.is_privileged_when_last_enabled,
-    latest_row.created_at,
-    latest_row.disabled_at,
+    system,
+    account_id,
+    employee_id,
+    username,
+    latest_status,
+    last_seen_on = latest_night as is_in_latest_snapshot,
+    first_seen_on,
+    last_seen_on,
+    last_enabled_on,
+    revoked_on,
+    is_privileged_when_last_enabled,
+    created_at,
+    disabled_at,
     case
-        when with_revocation.revoked_on is null then null
-        when latest_row.disabled_at is not null
-            and {{ utc_date('latest_row.disabled_at') }} <= with_revocation.revoked_on
+        when revoked_on is null then null
+        when disabled_at is not null
+            and {{ utc_date('disabled_at') }} <= revoked_on
             and (
-                with_revocation.last_enabled_on is null
-                or {{ utc_date('latest_row.disabled_at') }} >= with_revocation.last_enabled_on
+                last_enabled_on is null
+                or {{ utc_date('disabled_at') }} >= last_enabled_on
             )
-            then latest_row.disabled_at
-        else {{ utc_instant('with_revocation.revoked_on', '23:59:59') }}
-    end as revoked_at
+            then disabled_at
+        else {{ utc_instant('revoked_on', '23:59:59') }}
+    end as revoked_at,
+    latest_night as _nights_through
 from with_revocation
-inner join latest_row
-    on with_revocation.system = latest_row.system
-    and with_revocation.account_id = latest_row.account_id
-    and latest_row.recency_rank = 1
-left join last_enabled_row
-    on with_revocation.system = last_enabled_row.system
-    and with_revocation.account_id = last_enabled_row.account_id
