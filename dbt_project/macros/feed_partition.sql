@@ -29,3 +29,18 @@
     {{ exceptions.raise_compiler_error("feed_partition: mode must be 'snapshot' or 'history', got '" ~ mode ~ "'") }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    In an incremental model's run: only the partitions after the last night the stored table has
+    folded in (its watermark column, e.g. _versions_through). Nothing in a full build.
+    A stored table with no rows folded nothing yet, so every partition is new.
+    vigil.incremental decides when a full rebuild must replace the fold (docs/models.md).
+-#}
+{% macro not_yet_folded(watermark_column, partition_column='_feed_date') -%}
+    {%- if is_incremental() -%}
+    where {{ partition_column }} > (
+        select coalesce(max({{ watermark_column }}), {{ dbt.cast("'1900-01-01'", "date") }}) from {{ this }}
+    )
+    {%- endif -%}
+{%- endmacro %}

@@ -26,10 +26,7 @@
 with new_snapshots as (
 
     select * from {{ ref('stg_iam__account_snapshots') }}
-    {% if is_incremental() %}
-    -- coalesce: a first build without any snapshot folded nothing
-    where _feed_date > (select coalesce(max(_nights_through), {{ dbt.cast("'1900-01-01'", "date") }}) from {{ this }})
-    {% endif %}
+    {{ not_yet_folded('_nights_through') }}
 
 ),
 

@@ -16,10 +16,7 @@ with new_versions as (
 
     select *
     from {{ ref('stg_complaints__complainants') }}
-    {% if is_incremental() %}
-    -- coalesce: a first build without any delivery folded nothing
-    where _feed_date > (select coalesce(max(_versions_through), {{ dbt.cast("'1900-01-01'", "date") }}) from {{ this }})
-    {% endif %}
+    {{ not_yet_folded('_versions_through') }}
 
 ),
 

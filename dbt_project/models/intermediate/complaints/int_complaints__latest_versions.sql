@@ -21,10 +21,7 @@ with new_versions as (
         1 as versions_counted,
         _feed_date as earliest_feed_date
     from {{ ref('stg_complaints__complaints') }}
-    {% if is_incremental() %}
-    -- coalesce: a first build without any delivery folded nothing
-    where _feed_date > (select coalesce(max(_versions_through), {{ dbt.cast("'1900-01-01'", "date") }}) from {{ this }})
-    {% endif %}
+    {{ not_yet_folded('_versions_through') }}
 
 ),
 
