@@ -66,3 +66,26 @@
 {% macro default__trim_leading_chars(expression, characters) -%}
     ltrim({{ expression }}, '{{ characters | replace("'", "''") }}')
 {%- endmacro %}
+
+
+{#-
+    The least of the expressions, ignoring NULLs (NULL only when all are NULL): the counterpart of
+    coalesce_greatest, for the same reason (least() returns NULL if any argument is NULL on
+    Snowflake, BigQuery, MySQL and others).
+-#}
+{% macro coalesce_least() -%}
+    {%- if varargs | length < 2 -%}
+        {{ exceptions.raise_compiler_error("coalesce_least needs at least two expressions") }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('coalesce_least', 'vigil')(varargs | list)) }}
+{%- endmacro %}
+
+{% macro default__coalesce_least(expressions) -%}
+    {%- set n = expressions | length -%}
+    least(
+    {%- for i in range(n) -%}
+        coalesce({% for j in range(n) %}{{ expressions[(i + j) % n] }}{% if not loop.last %}, {% endif %}{% endfor %})
+        {%- if not loop.last %}, {% endif -%}
+    {%- endfor -%}
+    )
+{%- endmacro %}

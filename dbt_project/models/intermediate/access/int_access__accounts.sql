@@ -28,10 +28,8 @@ login_events as (
     select
         system,
         account_id,
-        max(login_at) as last_login_event_at
-    from {{ ref('stg_iam__logins') }}
-    where outcome = 'success'
-    group by system, account_id
+        last_successful_login_at as last_login_event_at
+    from {{ ref('int_accounts__login_summary') }}
 
 ),
 

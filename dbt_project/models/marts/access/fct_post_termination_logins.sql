@@ -1,76 +1,42 @@
 -- Rule AL-03, post-termination activity (a security event). One row per login event
 -- (system, account_id, login_at) whose UTC date is after the account owner's termination_date.
--- Two sources, deduplicated on (system, account_id, login_at):
+-- Two sources, deduplicated on (system, account_id, login_at) by int_accounts__login_instants:
 --   * the login events of stg_iam__logins (successful ones; failed attempts too when the var
 --     post_termination_include_failed_logins is true), and
 --   * every last_login_at any nightly account snapshot on or before run_date showed
 --     (stg_iam__account_snapshots): it catches logins the events feed missed.
 -- An instant present in both is one row (source 'both'). The owner is the employee_id of the
 -- account's latest snapshot row. A login on the termination day itself is not flagged.
-with events as (
+with instants as (
 
-    select
-        system,
-        account_id,
-        login_at,
-        outcome,
-        _feed_date
-    from {{ ref('stg_iam__logins') }}
-    {%- if not var('post_termination_include_failed_logins') %}
-    where outcome = 'success'
-    {%- endif %}
-
-),
-
-snapshot_logins as (
-
-    select
-        system,
-        account_id,
-        last_login_at as login_at,
-        min(_feed_date) as _feed_date
-    from {{ ref('stg_iam__account_snapshots') }}
-    where last_login_at is not null
-    group by system, account_id, last_login_at
-
-),
-
-combined as (
-
-    select
-        system,
-        account_id,
-        login_at,
-        outcome,
-        1 as in_events,
-        0 as in_snapshots,
-        _feed_date
-    from events
-    union all
-    select
-        system,
-        account_id,
-        login_at,
-        'success' as outcome,
-        0 as in_events,
-        1 as in_snapshots,
-        _feed_date
-    from snapshot_logins
+    select * from {{ ref('int_accounts__login_instants') }}
 
 ),
 
 deduplicated as (
 
+    -- an instant counts when a successful event or a snapshot showed it (a failed attempt only
+    -- when the var asks for failed logins); it is a success when either of those two did
     select
         system,
         account_id,
         login_at,
-        max(case when outcome = 'success' then 1 else 0 end) as any_success,
-        max(in_events) as in_events,
-        max(in_snapshots) as in_snapshots,
-        min(_feed_date) as first_reported_on
-    from combined
-    group by system, account_id, login_at
+        first_success_event_on is not null or first_snapshot_on is not null as any_success,
+        {%- if var('post_termination_include_failed_logins') %}
+        first_success_event_on is not null or first_failure_event_on is not null as in_events,
+        {%- else %}
+        first_success_event_on is not null as in_events,
+        {%- endif %}
+        first_snapshot_on is not null as in_snapshots,
+        {%- if var('post_termination_include_failed_logins') %}
+        {{ coalesce_least('first_success_event_on', 'first_failure_event_on', 'first_snapshot_on') }} as first_reported_on
+        {%- else %}
+        {{ coalesce_least('first_success_event_on', 'first_snapshot_on') }} as first_reported_on
+        {%- endif %}
+    from instants
+    {%- if not var('post_termination_include_failed_logins') %}
+    where first_success_event_on is not null or first_snapshot_on is not null
+    {%- endif %}
 
 ),
 
@@ -96,10 +62,10 @@ flagged as (
         deduplicated.login_at,
         {{ utc_date('deduplicated.login_at') }} as login_date,
         leavers.termination_date,
-        case when deduplicated.any_success = 1 then 'success' else 'failure' end as outcome,
+        case when deduplicated.any_success then 'success' else 'failure' end as outcome,
         case
-            when deduplicated.in_events = 1 and deduplicated.in_snapshots = 1 then 'both'
-            when deduplicated.in_events = 1 then 'login_events'
+            when deduplicated.in_events and deduplicated.in_snapshots then 'both'
+            when deduplicated.in_events then 'login_events'
             else 'last_login_at'
         end as source,
         deduplicated.first_reported_on,

@@ -21,13 +21,7 @@ entitlements as (
 
 logins as (
 
-    select
-        system,
-        account_id,
-        max(case when outcome = 'success' then login_at end) as last_successful_login_at,
-        max(case when outcome = 'failure' then login_at end) as last_failed_login_at
-    from {{ ref('stg_iam__logins') }}
-    group by system, account_id
+    select * from {{ ref('int_accounts__login_summary') }}
 
 )
 
