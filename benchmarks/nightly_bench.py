@@ -1,14 +1,16 @@
 """The nightly benchmark (issue 8): demo feeds at a scale, two nights, per-stage time, rows/s, memory.
 
     .venv/bin/vigil bench --scale small|medium|large|xl [--engine duckdb|postgresql] [--work DIR]
-                          [--keep] [--json PATH] [--stages floor,night1,night2,actions,review]
+                          [--nights N] [--keep] [--json PATH] [--stages floor,night1,night2,actions,review]
                           [--no-append] [--markdown PATH] [--profile]
     .venv/bin/python benchmarks/nightly_bench.py ...   (the same)
 
 What it does:
 
 1. generates two days of demo feeds for the scale (vigil.demo.generate; day 2 is the generator's
-   own next day, see docs/benchmarks.md for how much of it changes);
+   own next day, see docs/benchmarks.md for how much of it changes), or ``--nights N`` days: the
+   later nights show whether a night's cost grows with the history the warehouse keeps (stage
+   ``night2`` covers every night after the first);
 2. measures the **floor**: DuckDB reading every CSV file of a night once
    (``SELECT count(*) FROM read_csv(f, ...)`` per file, in the reader's CSV dialect with every
    column as text), nothing else; and, for comparison, the same read materialised into a
@@ -16,7 +18,7 @@ What it does:
 3. starts scim2-server on loopback with a user for every account the demo's planted cases hold,
    and points ticket delivery at it;
 4. runs the real nightly pipeline (vigil.pipeline.run_nightly, in-process, the DAG's steps in the
-   DAG's order) for night 1 and night 2, and the quarterly review pack after night 2;
+   DAG's order) for night 1 and night 2 (to N), and the quarterly review pack after the last night;
 5. while it runs, samples the resident memory of this process and all its children (dbt runs as
    a subprocess) every 50 ms, and attributes the peak to the step running at that moment.
 
@@ -209,12 +211,12 @@ def _floor_scan(path: Path) -> str:
             f"delim = ',', quote = '\"', escape = '\"', max_line_size = 4194304)")
 
 
-def _same_feeds(landing: Path, scale: str, seed: int) -> bool:
+def _same_feeds(landing: Path, scale: str, seed: int, days: int) -> bool:
     try:
         p = json.loads((landing / "_demo" / "planted.json").read_text())
     except (OSError, ValueError):
         return False
-    return (p.get("scale"), p.get("seed"), p.get("start"), p.get("days")) == (scale, seed, START.isoformat(), 2)
+    return (p.get("scale"), p.get("seed"), p.get("start"), p.get("days")) == (scale, seed, START.isoformat(), days)
 
 
 def planted_accounts(landing: Path) -> tuple[set[str], dict[str, set[str]]]:
@@ -416,12 +418,14 @@ def summarise_night(night: dict, url: str, out: Path, day: dt.date, feed_rows: i
 def run_bench(scale: str, *, engine: str = "duckdb", work: Path | None = None, keep: bool = False,
               json_path: Path | None = None, stages: tuple[str, ...] = ALL_STAGES, markdown: Path | None = DOCS,
               profile: bool = False, memory_limit: str | None = None, threads: int | None = None,
-              seed: int = 42, workers: int | None = None, say=print) -> dict:
+              seed: int = 42, workers: int | None = None, nights: int = 2, say=print) -> dict:
     from vigil.config import Settings
     from vigil.demo import SCALES, generate
 
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    if nights < 2:
+        raise ValueError(f"nights must be 2 or more (a first night and at least one after it), got {nights}")
     unknown = set(stages) - set(ALL_STAGES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; stages are {', '.join(ALL_STAGES)}")
@@ -431,9 +435,9 @@ def run_bench(scale: str, *, engine: str = "duckdb", work: Path | None = None, k
     memory_limit = memory_limit or os.environ.get("VIGIL_DUCKDB_MEMORY_LIMIT", "4GB")
     result: dict = {"scale": scale, "engine": engine, "seed": seed, "stages_run": list(stages),
                     "machine": machine(), "duckdb_memory_limit": memory_limit, "duckdb_threads": threads,
-                    "scale_volumes": SCALES[scale].__dict__, "work": str(work)}
+                    "scale_volumes": SCALES[scale].__dict__, "work": str(work), "nights_asked": nights}
     landing, out = work / "landing", work / "out"
-    days = [START, START + dt.timedelta(days=1)]
+    days = [START + dt.timedelta(days=i) for i in range(nights)]
     touched = (SCIM_TOKEN_ENV, "VIGIL_DELIVERY_CONFIG", "VIGIL_ALERTING_CONFIG", "VIGIL_DUCKDB_MEMORY_LIMIT")
     saved_env = {k: os.environ.get(k) for k in touched}  # restored afterwards: callers keep their environment
     try:
@@ -442,13 +446,14 @@ def run_bench(scale: str, *, engine: str = "duckdb", work: Path | None = None, k
         # A kept work folder is reused: the same feeds (generation is deterministic), a fresh warehouse.
         for stale in ("warehouse", "out", "profile"):
             shutil.rmtree(work / stale, ignore_errors=True)
-        if _same_feeds(landing, scale, seed):
+        if _same_feeds(landing, scale, seed, nights):
             say(f"reusing the {scale} demo feeds in {landing}")
             result["generate_seconds"] = None
         else:
-            say(f"generating 2 days of {scale} demo feeds in {landing} ({workers} worker(s))")
+            say(f"generating {nights} days of {scale} demo feeds in {landing} ({workers} worker(s))")
             t0 = time.perf_counter()
-            generate(landing, START, 2, scale=scale, seed=seed, workers=workers)
+            shutil.rmtree(landing, ignore_errors=True)  # feeds of another scale or length must not mix in
+            generate(landing, START, nights, scale=scale, seed=seed, workers=workers)
             result["generate_seconds"] = round(time.perf_counter() - t0, 2)
         files = {d: night_files(landing, d) for d in days}
         result["feeds"] = {d.isoformat(): {"files": len(f), "rows": sum(n for _, n in f),
@@ -473,7 +478,7 @@ def run_bench(scale: str, *, engine: str = "duckdb", work: Path | None = None, k
             result["baseline_rss_bytes"] = sampler.rss()
             nights = []
             for n, day in enumerate(days, start=1):
-                if f"night{n}" not in stages:
+                if f"night{min(n, 2)}" not in stages:
                     continue
                 say(f"night {n} ({day}) on {engine} …")
                 night = run_night(settings, day, sampler, actions="actions" in stages,
@@ -536,6 +541,13 @@ def ratios(r: dict) -> dict:
     if 1 in nights and 2 in nights and nights[1]["pipeline_seconds"]:
         out["night2_over_night1"] = round(nights[2]["pipeline_seconds"] / nights[1]["pipeline_seconds"], 3)
         out["night2_over_night1_data_path"] = round(_data_path(nights[2]) / _data_path(nights[1]), 3)
+    last = max(nights, default=0)
+    if last > 2 and nights[2]["pipeline_seconds"]:
+        # the same kind of night (a ~1% delta) with more history behind it: 1.0 means flat
+        out[f"night{last}_over_night2"] = round(nights[last]["pipeline_seconds"] / nights[2]["pipeline_seconds"], 3)
+        d2, dn = nights[2]["stages"].get("dbt build"), nights[last]["stages"].get("dbt build")
+        if d2 and dn and d2["seconds"]:
+            out[f"night{last}_over_night2_dbt"] = round(dn["seconds"] / d2["seconds"], 3)
     return out
 
 
@@ -605,7 +617,9 @@ def render_markdown(r: dict) -> str:
                                        f"({v['bytes'] / 1024**2:,.0f} MB)" for i, v in enumerate(feeds.values(), 1))
                  + (f"; generated in {r['generate_seconds']} s." if r.get("generate_seconds") else "."))
     lines.append("")
-    nights = r.get("nights", [])
+    every_night = nights = r.get("nights", [])
+    if len(nights) > 3:  # the table shows the first, the second and the last; a line lists them all
+        nights = [nights[0], nights[1], nights[-1]]
     if nights:
         head = "| stage |" + "".join(f" night {n['night']} s | rows/s | peak RSS MB |" for n in nights)
         lines += [head, "|---|" + "---:|---:|---:|" * len(nights)]
@@ -629,6 +643,10 @@ def render_markdown(r: dict) -> str:
                 row += f" {f['seconds']:.2f} | {_rate(f['rows_per_second'])} | – |"
             lines.append(row)
         lines.append("")
+        if len(every_night) > 2:
+            lines.append("Every night, whole pipeline / dbt build (s): " + ", ".join(
+                f"{n['night']}: {n['pipeline_seconds']:.1f} / {n['stages'].get('dbt build', {}).get('seconds', 0):.1f}"
+                for n in every_night) + ".")
         for n in nights:
             g = n["stages"].get("gates")
             if g:
@@ -641,7 +659,7 @@ def render_markdown(r: dict) -> str:
                              ", ".join(f"{d['node']} {d['seconds']} s" for d in n["dbt_slowest"][:6]) + ".")
         if r.get("review_pack"):
             p = r["review_pack"]
-            lines.append(f"Review pack ({p['quarter']}, after night 2): {p['seconds']:.1f} s, {p['rows']:,} rows, "
+            lines.append(f"Review pack ({p['quarter']}, after night {every_night[-1]['night']}): {p['seconds']:.1f} s, {p['rows']:,} rows, "
                          f"{p['pages']} pages, peak {_mb(p['peak_rss_bytes'])} MB.")
         if r.get("scim"):
             s = r["scim"]
@@ -696,6 +714,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-limit", help="DuckDB memory_limit (default VIGIL_DUCKDB_MEMORY_LIMIT or 4GB)")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--nights", type=int, default=2,
+                   help="nights to run (default 2); more show whether a night's cost grows with the history kept")
 
 
 def from_args(args, say=print) -> dict:
@@ -703,7 +723,7 @@ def from_args(args, say=print) -> dict:
     markdown = None if args.no_append else (args.markdown or DOCS)
     return run_bench(args.scale, engine=args.engine, work=args.work, keep=args.keep, json_path=args.json,
                      stages=stages, markdown=markdown, profile=args.profile, memory_limit=args.memory_limit,
-                     threads=args.threads, seed=args.seed, say=say)
+                     threads=args.threads, seed=args.seed, nights=args.nights, say=say)
 
 
 def main(argv: list[str] | None = None) -> int:

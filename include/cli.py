@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--as-of", type=_date, help="date folder D (default: the latest date in the file)")
     q.add_argument("--force", action="store_true", help="replace an existing complaints/<D>/ delivery")
 
-    p = sub.add_parser("bench", help="benchmark two nights at a demo scale: per-stage time, rows/s, memory, floor")
+    p = sub.add_parser("bench", help="benchmark two (or --nights N) nights at a demo scale: per-stage time, rows/s, memory, floor")
     if _bench_module() is not None:  # a source checkout; an installed wheel has no benchmarks/
         _bench_module().add_arguments(p)
     return parser
