@@ -470,6 +470,39 @@ def test_failing_test_raises_dbt_error_naming_the_node(duckdb_built: Built, tmp_
     assert err.result.returncode != 0 and not err.result.success
 
 
+def test_incremental_feed_tests_check_tonights_partition_only(duckdb_built: Built, tmp_path: Path):
+    """The staging views of the incremental feeds hold every night ever delivered; their tests see
+    only the run date's partition (earlier nights were tested on their own), so a night's tests do
+    not grow with the history. A defect in yesterday's partition is not tested again (boundary);
+    the same defect in tonight's fails, naming the test."""
+    import duckdb
+
+    copy = tmp_path / "history.duckdb"
+    shutil.copyfile(duckdb_built.warehouse, copy)
+    select = ["test", "--select", "stg_complaints__complaints", "--exclude", "test_type:unit"]
+
+    def add_bad_version(feed_date: str) -> None:
+        # no complainant_id, received_at or channel, and an unknown status
+        con = duckdb.connect(str(copy))
+        try:
+            con.execute("INSERT INTO raw.complaints__complaints (complaint_id, updated_at, status, _feed_date) "
+                        "VALUES ('C-BAD', TIMESTAMPTZ '2024-03-29 10:00:00+00', 'lost', ?)", [feed_date])
+        finally:
+            con.close()
+
+    add_bad_version(BEFORE)
+    result = run_dbt(select, warehouse=str(copy), run_date=RUN_DATE, work_dir=tmp_path / "dbt")
+    assert result.failed_nodes == [] and len(result.nodes) > 5
+
+    add_bad_version(ON)
+    with pytest.raises(DbtError) as info:
+        run_dbt(select, warehouse=str(copy), run_date=RUN_DATE, work_dir=tmp_path / "dbt")
+    failed = {n.name for n in info.value.failed_nodes}
+    assert "accepted_values_stg_complaints__complaints_status__open__in_progress__resolved__closed" in failed
+    assert "not_null_stg_complaints__complaints_complainant_id" in failed
+    assert all(n.failures == 1 for n in info.value.failed_nodes)  # tonight's row, not yesterday's too
+
+
 def test_next_night_reuses_the_parsed_project_and_sees_its_own_date(duckdb_built: Built, tmp_path: Path):
     """The run date is not a --vars value, so the next night's dbt parses partially (~10 s saved)
     and yet every model and date-scoped test runs as of the new date."""
