@@ -689,7 +689,7 @@ def append_markdown(path: Path, r: dict) -> None:
 INTRO = """# Benchmarks
 
 `vigil bench` (benchmarks/nightly_bench.py) generates the demo feeds for a scale, runs the nightly
-pipeline for a first and a second night and reports per stage wall time, rows/s and peak memory,
+pipeline for a first and a second night (or --nights N) and reports per stage wall time, rows/s and peak memory,
 next to the floor (DuckDB reading every feed file once). Each run appends a section below.
 
 ## Results
