@@ -1,8 +1,9 @@
 """When may tonight's dbt build extend last night's incremental models instead of rebuilding them?
 
 The history-wide models (the latest version of every complaint and complainant, the history of
-every account, every account's last logins and every login instant) fold each night's new raw partitions into what they already hold, so a night costs
-what it delivered, not everything ever delivered. That is only right when what they hold is what a
+every account, every account's last logins and every login instant) fold each night's new raw
+partitions into what they already hold, so a night costs what it delivered, not everything ever
+delivered. That is only right when what they hold is what a
 full rebuild would hold. ``plan_build`` allows the incremental build only when all of these hold,
 and asks for ``--full-refresh`` (with the reason) otherwise:
 

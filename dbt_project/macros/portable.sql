@@ -41,8 +41,13 @@
 {%- endmacro %}
 
 {% macro default__coalesce_greatest(expressions) -%}
+    {{ vigil._each_coalesced_with_the_rest('greatest', expressions) }}
+{%- endmacro %}
+
+{#- function(coalesce(a, b, c), coalesce(b, c, a), coalesce(c, a, b)): each argument falls back on the others -#}
+{% macro _each_coalesced_with_the_rest(function, expressions) -%}
     {%- set n = expressions | length -%}
-    greatest(
+    {{ function }}(
     {%- for i in range(n) -%}
         coalesce({% for j in range(n) %}{{ expressions[(i + j) % n] }}{% if not loop.last %}, {% endif %}{% endfor %})
         {%- if not loop.last %}, {% endif -%}
@@ -81,11 +86,5 @@
 {%- endmacro %}
 
 {% macro default__coalesce_least(expressions) -%}
-    {%- set n = expressions | length -%}
-    least(
-    {%- for i in range(n) -%}
-        coalesce({% for j in range(n) %}{{ expressions[(i + j) % n] }}{% if not loop.last %}, {% endif %}{% endfor %})
-        {%- if not loop.last %}, {% endif -%}
-    {%- endfor -%}
-    )
+    {{ vigil._each_coalesced_with_the_rest('least', expressions) }}
 {%- endmacro %}
