@@ -18,6 +18,7 @@ warehouse until all four feeds have passed, so bad input never touches what is a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import shutil
@@ -46,6 +47,17 @@ def new_run_id(run_date: dt.date, now: dt.datetime | None = None) -> str:
 
 def work_dir(settings: Settings, run_date: dt.date) -> Path:
     return Path(settings.out) / "work" / run_date.isoformat()
+
+
+def timed_step(fn):
+    """The step's result carries its own wall time as "seconds": what the run summary prints, and
+    what the Airflow benchmark subtracts from its task's duration to find Airflow's part."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs) -> dict:
+        started = time.perf_counter()
+        out = fn(*args, **kwargs)
+        return {**out, "seconds": round(time.perf_counter() - started, 3)}
+    return wrapper
 
 
 def make_source(settings: Settings):
@@ -98,6 +110,7 @@ def wait_for_feed(settings: Settings, feed: str, run_date: dt.date, deadline: dt
     return False
 
 
+@timed_step
 def check_source_freshness(settings: Settings, run_date: dt.date) -> dict:
     """`dbt source freshness` on what the earlier nights loaded, before tonight's run touches it.
 
@@ -125,11 +138,11 @@ def check_source_freshness(settings: Settings, run_date: dt.date) -> dict:
     return {"date": run_date.isoformat(), "sources": len(nodes), "stale": len(stale), "warnings": warnings}
 
 
+@timed_step
 def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) -> dict:
     """Read and validate every delivered file of one feed; stage them as pseudonymised Parquet."""
     if feed not in FEEDS:
         raise ValueError(f"unknown feed {feed!r}; feeds are {', '.join(FEEDS)}")
-    started = time.perf_counter()
     wd = work_dir(settings, run_date)
     files, warnings = make_source(settings).files_for(feed, run_date, wd)
     needs_key = any(c.pii for f in files for c in f.table.columns)
@@ -157,13 +170,12 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
         "run_id": run_id,
         "tables": [s.to_dict() for s in staged],
         "warnings": warnings,
-        "seconds": round(time.perf_counter() - started, 3),
     }
 
 
+@timed_step
 def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | None = None) -> dict:
     """Replace the night's partition of every table of one feed, in one transaction."""
-    started = time.perf_counter()
     run_date = dt.date.fromisoformat(extracted["date"])
     staged = [StagedTable.from_dict(d) for d in extracted["tables"]]
     wh = Warehouse.open(settings.warehouse_for("loader"), memory_limit=settings.duckdb_memory_limit,
@@ -183,7 +195,6 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
         "date": extracted["date"],
         "tables": [ld.to_dict() for ld in loads],
         "warnings": warnings,
-        "seconds": round(time.perf_counter() - started, 3),
     }
 
 
@@ -201,6 +212,7 @@ def audit_publish(settings: Settings, run_date: dt.date, run_id: str, *, alert: 
     return _audit(settings, "publish", run_date, run_id, schema=CANDIDATE_SCHEMA, alert=alert)
 
 
+@timed_step
 def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, schema: str | None,
            alert: bool = True) -> dict:
     from vigil.quality import QualityGateFailed, run_suites
@@ -221,7 +233,6 @@ def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, sc
         "expectations": len(result.expectations),
         "warnings": [f"data quality (warning): {line}" for line in summary["failed_warning"]],
         "data_docs": summary["data_docs_index"],
-        "seconds": round(result.seconds, 3),
     }
 
 
@@ -241,6 +252,7 @@ def _plain(value):
     return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
 
 
+@timed_step
 def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool = True) -> dict:
     """The circuit breakers (vigil.breakers) on tonight's candidate: HOLD raises BreakerHold after
     recording the hold in the audit log and alerting; a held night publishes and issues nothing."""
@@ -263,19 +275,20 @@ def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert:
     return out
 
 
+@timed_step
 def publish_night(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     """Copy publish_candidate into publish in one transaction (vigil.publish) and log it."""
     from vigil import breakers
     from vigil.publish import publish
 
-    started = time.perf_counter()
     url = settings.warehouse_for("transformer")
     tables = publish(url)
     breakers.append_audit(url, run_date=run_date, event="published", actor="vigil",
                           details={"run_id": run_id, "tables": tables})
-    return {"date": run_date.isoformat(), "tables": tables, "seconds": round(time.perf_counter() - started, 3)}
+    return {"date": run_date.isoformat(), "tables": tables}
 
 
+@timed_step
 def close_revocations(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     """Close the tickets tonight's IAM snapshot shows done (the account disabled or gone)."""
     from vigil.tickets import close_tickets
@@ -283,6 +296,7 @@ def close_revocations(settings: Settings, run_date: dt.date, run_id: str) -> dic
     return {"date": run_date.isoformat(), **close_tickets(settings.warehouse_for("transformer"), run_date)}
 
 
+@timed_step
 def issue_tickets(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     """Create tonight's revocation tickets from `publish` with their outbox rows (one transaction)."""
     from vigil.tickets import create_tickets
@@ -292,6 +306,7 @@ def issue_tickets(settings: Settings, run_date: dt.date, run_id: str) -> dict:
                              config_path=settings.delivery_config)}
 
 
+@timed_step
 def deliver(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     """Send what the outbox holds (resumable; each ticket effectively once)."""
     from vigil.tickets import deliver_tickets
@@ -300,6 +315,7 @@ def deliver(settings: Settings, run_date: dt.date, run_id: str) -> dict:
             **deliver_tickets(settings.warehouse_for("dispatcher"), settings.delivery_config, out=Path(settings.out), run_id=run_id)}
 
 
+@timed_step
 def nightly_alerts(settings: Settings, run_date: dt.date, run_id: str, *, created: dict | None = None,
                    delivered: dict | None = None) -> dict:
     """Alerts from the published tables (tier changes, departure risk, logins, surges, handovers),
@@ -327,6 +343,7 @@ def send_alerts(settings: Settings, run_date: dt.date, run_id: str, alerts: list
                            config_path=settings.alerting_config)
 
 
+@timed_step
 def build_models(settings: Settings, run_date: dt.date, *, full_refresh: bool = False) -> dict:
     """`dbt build` (models and their tests) in one invocation; per-model status from run_results.json.
 
@@ -360,7 +377,6 @@ def build_models(settings: Settings, run_date: dt.date, *, full_refresh: bool = 
         "nodes": len(result.nodes),
         "models": sum(1 for n in result.nodes if n.unique_id.startswith("model.")),
         "tests": sum(1 for n in result.nodes if n.unique_id.startswith(("test.", "unit_test."))),
-        "seconds": round(result.elapsed, 3),
         "run_results": str(Path(result.target_path) / "run_results.json"),
     }
 

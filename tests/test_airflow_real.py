@@ -23,11 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import secrets
-import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -37,25 +33,18 @@ import pytest
 
 from conftest import REPO, TEST_KEY, fresh_database, minimal_night_as_of, write_night
 
+sys.path.insert(0, str(REPO / "benchmarks"))  # the harness is shared with benchmarks/airflow_bench.py
+from airflow_harness import DAG_ID, Airflow  # noqa: E402
+
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.realairflow, pytest.mark.postgres]
 
-BIN = Path(sys.executable).parent
-AIRFLOW = str(BIN / "airflow")
-DAG_ID = "vigil_nightly"
 D_LOCAL = dt.date(2026, 3, 2)
 D_CELERY = dt.date(2026, 3, 3)
 REDIS = ("127.0.0.1", 6379)
-RUN_TIMEOUT = 480  # seconds for one DAG run (measured: well under half of that)
 TIMINGS: dict[str, float] = {}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _redis_command(sock, *args: str):
@@ -96,188 +85,6 @@ def redis_database():
             _redis_command(sock, "SELECT", str(chosen))
             # Only what this run put there: the database was empty and reserved for it.
             _redis_command(sock, "FLUSHDB")
-
-
-class Process:
-    """A long-running Airflow component in its own process group, output to a log file."""
-
-    def __init__(self, name: str, args: list[str], env: dict, logs: Path):
-        self.name = name
-        self.log = logs / f"{name}.log"
-        self._fh = open(self.log, "wb")
-        self.popen = subprocess.Popen(args, env=env, stdout=self._fh, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True, cwd=logs)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, grace: float = 20.0) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        # The group may hold children that outlive the leader (gunicorn/uvicorn workers, task runners).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(5)
-        self._fh.close()
-
-    def tail(self, lines: int = 60) -> str:
-        text = self.log.read_text(errors="replace").splitlines()
-        return f"--- {self.name} ({self.log}) ---\n" + "\n".join(text[-lines:])
-
-
-class Airflow:
-    """Airflow components as processes on one metadata database; the DAG run polled in that database."""
-
-    def __init__(self, home: Path, metadata_url: str, vigil_env: dict[str, str], executor: str,
-                 extra: dict[str, str] | None = None):
-        self.home = home
-        self.metadata_url = metadata_url
-        self.port = free_port()
-        self.processes: list[Process] = []
-        self.logs = home / "process-logs" / executor
-        self.logs.mkdir(parents=True, exist_ok=True)
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIGIL_", "_AIRFLOW"))}
-        self.env = base | {
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": executor,
-            "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url.replace("postgresql://", "postgresql+psycopg2://", 1),
-            # Airflow's default async driver for PostgreSQL is asyncpg, which is not in the lock: psycopg 3 is.
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url.replace("postgresql://", "postgresql+psycopg://", 1),
-            "AIRFLOW__CORE__FERNET_KEY": _fernet_key(home),
-            "AIRFLOW__API_AUTH__JWT_SECRET": _secret(home, "jwt"),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-            # Only the run the test triggers: no scheduled run of "yesterday" competing with it.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        } | vigil_env | (extra or {})
-
-    # -- processes ------------------------------------------------------------------------------
-    def cli(self, *args: str, timeout: float = 300) -> str:
-        done = subprocess.run([AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
-                              cwd=self.home)
-        if done.returncode != 0:
-            pytest.fail(f"airflow {' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
-        return done.stdout
-
-    def start(self, name: str, *args: str) -> Process:
-        p = Process(name, [AIRFLOW, *args], self.env, self.logs)
-        self.processes.append(p)
-        return p
-
-    def stop(self) -> None:
-        for p in reversed(self.processes):
-            p.stop()
-        self.processes.clear()
-
-    def check_alive(self) -> None:
-        dead = [p for p in self.processes if not p.alive()]
-        if dead:
-            pytest.fail("Airflow component(s) exited: " + ", ".join(p.name for p in dead) + "\n"
-                        + "\n".join(p.tail() for p in dead))
-
-    def wait_for_api(self, timeout: float = 180) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                r = httpx.get(f"http://127.0.0.1:{self.port}/api/v2/monitor/health", timeout=5)
-                if r.status_code == 200:
-                    return
-            time.sleep(1)
-        pytest.fail("the api-server did not answer its health check\n" + "\n".join(p.tail() for p in self.processes))
-
-    # -- metadata database ----------------------------------------------------------------------
-    def query(self, sql: str, params=()) -> list[tuple]:
-        import psycopg
-
-        with psycopg.connect(self.metadata_url, autocommit=True) as con:
-            return con.execute(sql, params).fetchall()
-
-    def wait_for_dag(self, timeout: float = 240) -> None:
-        """Until the dag-processor has parsed and serialised the DAG (fails at once on an import error)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            errors = self.query("SELECT filename, stacktrace FROM import_error")
-            if errors:
-                pytest.fail("DAG import errors:\n" + "\n".join(f"{f}:\n{s}" for f, s in errors))
-            if self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)):
-                return
-            time.sleep(2)
-        pytest.fail(f"{DAG_ID} was not parsed in {timeout}s\n" + "\n".join(p.tail() for p in self.processes))
-
-    def task_states(self, run_id: str) -> dict[str, tuple[str | None, int]]:
-        return {t: (s, n) for t, s, n in self.query(
-            "SELECT task_id, state, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s ORDER BY task_id",
-            (DAG_ID, run_id))}
-
-    def task_log(self, run_id: str, task_id: str, try_number: int) -> str:
-        folder = self.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}"
-        files = sorted(folder.glob("attempt=*.log")) if folder.exists() else []
-        if not files:
-            return f"(no log for {task_id} under {folder})"
-        return f"--- log of {task_id} ({files[-1].name}) ---\n" + files[-1].read_text(errors="replace")[-6000:]
-
-    def wait_for_run(self, run_id: str, timeout: float = RUN_TIMEOUT) -> dict[str, tuple[str | None, int]]:
-        deadline = time.monotonic() + timeout
-        state = None
-        while time.monotonic() < deadline:
-            self.check_alive()
-            rows = self.query("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (DAG_ID, run_id))
-            state = rows[0][0] if rows else None
-            tasks = self.task_states(run_id)
-            bad = {t: s for t, (s, _) in tasks.items() if s in ("failed", "up_for_retry", "upstream_failed")}
-            if bad or state == "failed":
-                logs = "\n".join(self.task_log(run_id, t, tasks[t][1]) for t, s in bad.items() if s != "upstream_failed")
-                pytest.fail(f"run {run_id} failed: {bad or state}\n{logs}")
-            if state == "success":
-                return tasks
-            time.sleep(2)
-        tasks = self.task_states(run_id)
-        pytest.fail(f"run {run_id} still {state} after {timeout}s: {tasks}\n" + "\n".join(p.tail() for p in self.processes))
-
-    def trigger(self, run_id: str, date: dt.date) -> None:
-        self.cli("dags", "trigger", DAG_ID, "--logical-date", f"{date.isoformat()}T00:00:00+00:00", "--run-id", run_id)
-        self.cli("dags", "unpause", DAG_ID)
-
-
-def _secret(home: Path, name: str) -> str:
-    """One secret per Airflow home, the same for every component (they must agree on it)."""
-    path = home / f".{name}"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-    return path.read_text()
-
-
-def _fernet_key(home: Path) -> str:
-    path = home / ".fernet"
-    if not path.exists():
-        from cryptography.fernet import Fernet
-
-        path.write_text(Fernet.generate_key().decode())
-    return path.read_text()
 
 
 def _vigil_env(landing: Path, warehouse: str, out: Path) -> dict[str, str]:
@@ -331,22 +138,24 @@ def test_local_executor_runs_the_nightly_dag_to_success(metadata, tmp_path):
     warehouse = tmp_path / "warehouse" / "vigil.duckdb"
     af = Airflow(home, url, _vigil_env(landing, str(warehouse), tmp_path / "out"), "LocalExecutor")
     run_id = f"realtest_local_{uuid.uuid4().hex[:8]}"
-    try:
-        t0 = time.perf_counter()
-        af.start("api-server", "api-server")
-        af.start("scheduler", "scheduler")
-        af.start("dag-processor", "dag-processor")
-        af.wait_for_api()
-        af.wait_for_dag()
+    t0 = time.perf_counter()
+    with af.components():
         _report("local: components up and DAG parsed", time.perf_counter() - t0)
         t1 = time.perf_counter()
         af.trigger(run_id, D_LOCAL)
         tasks = af.wait_for_run(run_id)
         _report(f"local: triggered run to success ({len(tasks)} tasks)", time.perf_counter() - t1)
-    finally:
-        af.stop()
 
     _assert_all_succeeded(tasks)
+    # What benchmarks/airflow_bench.py measures from such a run: every task timed, and every step
+    # but the sensors reporting its own seconds, which fit inside its task's duration.
+    timings = {t["task_id"]: t for t in af.task_timings(run_id)}
+    assert set(timings) == set(tasks)
+    for t in timings.values():
+        assert 0 <= t["started_at"] < t["ended_at"] and t["duration"] > 0, t
+    untimed = {k for k, t in timings.items() if t["step_seconds"] is None}
+    assert untimed == {k for k in timings if k.startswith("wait_")}
+    assert all(0 <= t["step_seconds"] <= t["duration"] for k, t in timings.items() if k not in untimed)
     row = af.query("SELECT state, run_type, logical_date FROM dag_run WHERE run_id = %s", (run_id,))[0]
     assert row[0] == "success" and row[1] == "manual"
     assert row[2].date() == D_LOCAL
@@ -383,22 +192,15 @@ def test_celery_executor_runs_the_nightly_dag_on_a_worker(metadata, tmp_path):
         } | {f"VIGIL_WAREHOUSE_URL_{name.upper()}": role_url(warehouse, name) for name in ROLES}
         af = Airflow(home, url, _vigil_env(landing, warehouse, tmp_path / "out"), "CeleryExecutor", extra)
         run_id = f"realtest_celery_{uuid.uuid4().hex[:8]}"
-        try:
-            t0 = time.perf_counter()
-            af.start("api-server", "api-server")
-            af.start("scheduler", "scheduler")
-            af.start("dag-processor", "dag-processor")
-            af.start("celery-worker", "celery", "worker", "--without-gossip", "--without-mingle", "--skip-serve-logs")
-            af.wait_for_api()
-            af.wait_for_dag()
+        t0 = time.perf_counter()
+        worker = ("celery", "worker", "--without-gossip", "--without-mingle", "--skip-serve-logs")
+        with af.components(worker):
             _report("celery: components up and DAG parsed", time.perf_counter() - t0)
             t1 = time.perf_counter()
             af.trigger(run_id, D_CELERY)
             tasks = af.wait_for_run(run_id)
             _report(f"celery: triggered run to success ({len(tasks)} tasks)", time.perf_counter() - t1)
             worker_log = (af.logs / "celery-worker.log").read_text(errors="replace")
-        finally:
-            af.stop()
 
         _assert_all_succeeded(tasks)
         # Every task instance went through Celery: one successful result per try in the result backend.
