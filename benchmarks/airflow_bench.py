@@ -36,34 +36,18 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from airflow_harness import DAG_ID, REPO, Airflow  # noqa: E402
+from nightly_bench import machine, scratch_database  # noqa: E402
 
 DOCS = REPO / "docs" / "benchmarks.md"
 START = dt.date(2026, 3, 2)  # night 1 of the demo feeds, as in nightly_bench.py
-PG_ADMIN = os.environ.get("VIGIL_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SENSOR_PREFIX = "wait_"
 RUN_TIMEOUT = 3600
-
-
-@contextmanager
-def metadata_database(keep: bool = False):
-    import psycopg
-
-    name = f"vigil_af_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        if not keep:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def upstreams() -> dict[str, set[str]]:
@@ -159,7 +143,6 @@ def run_scale(scale: str, work: Path, metadata_url: str, airflow_home: Path, lan
 def run(scales: list[str], *, work: Path | None, landings: dict[str, Path], memory_limit: str,
         json_path: Path | None, markdown: Path | None, say=print) -> dict:
     sys.path.insert(0, str(HERE))
-    from nightly_bench import machine
 
     own = work is None
     work = Path(work or tempfile.mkdtemp(prefix="vigil-airflow-bench-", dir="/tmp"))
@@ -170,7 +153,7 @@ def run(scales: list[str], *, work: Path | None, landings: dict[str, Path], memo
     try:
         for scale in scales:
             # A metadata database per scale: each scale's run is night 1, and a DAG has one run per logical date.
-            with metadata_database() as url:
+            with scratch_database("vigil_af_bench") as url:
                 home = work / "airflow-home" / scale
                 shutil.rmtree(home, ignore_errors=True)
                 home.mkdir(parents=True)

@@ -51,7 +51,7 @@ import tempfile
 import threading
 import time
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -295,9 +295,16 @@ def scratch_warehouse(engine: str, work: Path, keep: bool):
     if engine == "duckdb":
         yield str(work / "warehouse" / "vigil.duckdb")
         return
+    with scratch_database("vigil_bench", keep=keep) as url:
+        yield url
+
+
+@contextmanager
+def scratch_database(prefix: str, *, keep: bool = False):
+    """A new database on the local PostgreSQL server (VIGIL_BENCH_PG_DSN), dropped afterwards unless kept."""
     import psycopg
 
-    name = f"vigil_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
