@@ -328,3 +328,27 @@ def test_reloading_a_night_replaces_only_that_partition(settings, night):
     after = wh.table_checksums(("raw",))
     assert after["raw.hr__employees"] != before["raw.hr__employees"]
     assert after["raw.hr__employees"][0] == before["raw.hr__employees"][0]  # same count: replaced, not appended
+
+
+def test_extract_never_opens_the_warehouse_so_it_runs_while_another_process_writes_to_it(settings, night):
+    """The DAG runs the extracts beside source_freshness (dbt holding the DuckDB file): an extract
+    that opened the warehouse would fail on DuckDB's one-writer lock."""
+    import subprocess
+    import sys
+
+    warehouse = Path(settings.warehouse)
+    warehouse.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+         "con.execute('CREATE TABLE held (x INT)'); print('held', flush=True); time.sleep(120)", str(warehouse)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(duckdb.IOException, match="(?i)lock"):  # the lock is real
+            duckdb.connect(str(warehouse))
+        for feed in ("hr", "iam", "crm", "complaints"):
+            out = extract_feed(settings, feed, D, "test-run")
+            assert out["tables"], feed
+    finally:
+        holder.kill()
+        holder.wait()
