@@ -50,8 +50,9 @@ def work_dir(settings: Settings, run_date: dt.date) -> Path:
 
 
 def timed_step(fn):
-    """The step's result carries its own wall time as "seconds": what the run summary prints, and
-    what the Airflow benchmark subtracts from its task's duration to find Airflow's part."""
+    """The step's result carries its own wall time as "seconds", so a DAG task's return value says
+    how long its step took: the Airflow benchmark subtracts it from the task's duration to find
+    Airflow's part (run_nightly times its steps itself, for the run summary)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs) -> dict:
         started = time.perf_counter()
