@@ -71,8 +71,11 @@ SPEC_OUTCOME = {
     "Closed": "rejected",
     "Untimely response": None,
 }
-SPEC_CHANNEL = {"Web": "online", "Phone": "phone", "Referral": "regulator", "Postal mail": "letter", "Fax": "letter",
+# a referral (another agency forwarded the complaint to the CFPB) is correspondence, never `regulator`
+SPEC_CHANNEL = {"Web": "online", "Phone": "phone", "Referral": "letter", "Postal mail": "letter", "Fax": "letter",
                 "Email": "email"}
+# CT-01 tiers of the sample's complainants on D = 2013-10-15 (before issue 20: high 103, medium 215, low 669)
+TIERS_ON_THE_SAMPLE = {"high": 93, "medium": 151, "low": 743}
 VARS = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())["vars"]  # the policy in force
 
 
@@ -396,7 +399,7 @@ def test_cfpb_headers_multiline_records_and_the_narrative(tmp_path):
     assert "CANARY" not in body and "line two" not in body
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [(r["channel"], r["category"], r["status"], r["outcome"], r["escalated_externally"]) for r in rows] == [
-        ("online", "service", "closed", "rejected", ""), ("phone", "service", "in_progress", "", "")]
+        ("online", "service", "closed", "rejected", "false"), ("phone", "service", "in_progress", "", "")]
     assert rows[0]["complainant_id"] == rows[1]["complainant_id"]  # same company, state and ZIP
 
 
@@ -408,3 +411,95 @@ def test_doc_lists_the_issue_table():
     for category, issues in ISSUE_CATEGORIES.items():
         row = next(line for line in doc.splitlines() if line.startswith(f"| `{category}` |"))
         assert row == f"| `{category}` | " + "; ".join(issues) + " |"
+
+
+# ------------------------------------------------------------------ mapping choices (docs/cfpb-import.md, issue 20)
+
+_HEADER = ("date_received,product,issue,company,state,zipcode,submitted_via,date_sent_to_company,"
+           "company_response_to_consumer,timely_response,consumer_disputed?,complaint_id")
+
+
+def _import_rows(tmp_path, rows: list[str]) -> tuple[list[dict], object]:
+    src = tmp_path / "export.csv"
+    src.write_text(_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = import_cfpb(src, tmp_path / "landing")
+    return list(csv.DictReader(io.StringIO((result.folder / "complaints.csv").read_text()))), result
+
+
+def test_consumer_disputed_na_is_false_and_empty_is_null(tmp_path):
+    """N/A: the CFPB retired the dispute option (April 2017), so no dispute was made: false, as the doc says."""
+    rows, _ = _import_rows(tmp_path, [
+        "2019-03-01,Mortgage,Trouble during payment process,Bank A,NY,10001,Web,2019-03-02,Closed with explanation,Yes,N/A,1",
+        "2019-03-01,Mortgage,Trouble during payment process,Bank A,NY,10002,Web,2019-03-02,Closed with explanation,Yes,,2",
+        "2013-03-01,Mortgage,Trouble during payment process,Bank A,NY,10003,Web,2013-03-02,Closed with explanation,Yes,Yes,3",
+        "2013-03-01,Mortgage,Trouble during payment process,Bank A,NY,10004,Web,2013-03-02,Closed with explanation,Yes,No,4",
+    ])
+    assert [r["escalated_externally"] for r in rows] == ["false", "", "true", "false"]
+    doc = (REPO / "docs" / "cfpb-import.md").read_text()
+    assert "`Yes`→`true`, `No` and `N/A`→`false`, empty→null" in doc
+
+
+def test_referrals_are_not_a_regulator_escalation(tmp_path):
+    """Every CFPB complaint sits with a regulator: a referral by another agency is correspondence."""
+    rows, result = _import_rows(tmp_path, [
+        "2019-03-01,Mortgage,Trouble during payment process,Bank A,NY,10001,Referral,2019-03-02,Closed,Yes,No,1",
+        "2019-03-01,Mortgage,Trouble during payment process,Bank A,NY,10002,Web Referral,2019-03-02,Closed,Yes,No,2",
+    ])
+    assert [r["channel"] for r in rows] == ["letter", "online"]
+    assert "regulator" not in result.counts["channel"]
+
+
+def test_masked_zip_codes_never_merge_complainants(tmp_path):
+    """A masked ZIP (first three digits, 021XX) is a complainant of its own; 5 digits (or 4, padded) merge."""
+    rows, result = _import_rows(tmp_path, [
+        "2019-03-01,Mortgage,Trouble during payment process,Equifax,MA,021XX,Web,2019-03-02,Closed,Yes,N/A,1",
+        "2019-03-01,Mortgage,Trouble during payment process,Equifax,MA,021XX,Web,2019-03-02,Closed,Yes,N/A,2",
+        "2019-03-01,Mortgage,Trouble during payment process,Equifax,MA,02921,Web,2019-03-02,Closed,Yes,N/A,3",
+        "2019-03-01,Mortgage,Trouble during payment process,Equifax,MA,2921,Web,2019-03-02,Closed,Yes,N/A,4",
+        "2019-03-01,Mortgage,Trouble during payment process,Equifax,MA,,Web,2019-03-02,Closed,Yes,N/A,5",
+    ])
+    ids = [r["complainant_id"] for r in rows]
+    assert ids[:2] == ["CFPB-U-1", "CFPB-U-2"] and ids[4] == "CFPB-U-5"
+    assert ids[2] == ids[3] and ids[2].startswith("CFPB-P-")
+    assert any(w.startswith("2 complaints have a masked ZIP code") for w in result.warnings)
+
+
+# The commonest issue names of the complaint form the CFPB introduced in April 2017, each with the
+# category of its pre-2017 predecessor (docs/cfpb-import.md, "Issue -> category").
+NEWER_ISSUES = {
+    "Took or threatened to take negative or legal action": "service",
+    "Threatened to contact someone or share information improperly": "data_privacy",
+    "Applying for a mortgage or refinancing an existing mortgage": "mis_selling",
+    "Closing on a mortgage": "fees",
+    "Problem when making payments": "service",
+    "Trouble using your card": "service",
+    "Other features, terms, or problems": "service",
+    "Advertising and marketing, including promotional offers": "mis_selling",
+    "Credit monitoring or identity theft protection services": "mis_selling",
+    "Problem with a lender or other company charging your account": "fees",
+    "Unable to get your credit report or credit score": "service",
+    "Struggling to pay your loan": "service",
+    "Getting a loan or lease": "mis_selling",
+    "Problem with a company's investigation into an existing problem": "credit_dispute",
+    "Received a loan you didn't apply for": "fraud",
+    "Money was taken from your bank account on the wrong day or for the wrong amount": "fees",
+}
+
+
+@pytest.mark.parametrize("issue", sorted(NEWER_ISSUES))
+def test_newer_cfpb_issue_names_have_a_category(issue):
+    from vigil.importers.cfpb import category_for
+
+    assert category_for("Debt collection", issue) == (NEWER_ISSUES[issue], True)
+    assert category_for("Debt collection", "An issue the CFPB adds next year") == ("other", False)
+
+
+def test_complainant_tiers_on_the_sample(warehouse):
+    """Before issue 20 every referral (+4 points, 92 complaints) made its complainant medium or high:
+    high 103, medium 215, low 669. Now escalation points come from a dispute with the CFPB only."""
+    tiers = dict(q(warehouse, "SELECT tier, count(*) FROM marts.fct_complainant_risk_tiers GROUP BY ALL"))
+    assert tiers == TIERS_ON_THE_SAMPLE
+    escalated = q(warehouse, "SELECT complainant_id FROM marts.fct_complainant_risk_tiers WHERE points_escalation > 0")
+    disputed = q(warehouse, "SELECT DISTINCT complainant_id FROM marts.fct_complaints WHERE escalated_externally")
+    assert sorted(escalated) == sorted(disputed)
+    assert q(warehouse, "SELECT count(*) FROM marts.fct_complaints WHERE channel = 'regulator'") == [(0,)]

@@ -13,8 +13,8 @@ What is derived, and how, is documented field by field in docs/cfpb-import.md; t
 are below, as data. In short:
 
 * complaint_id   = "CFPB-" + Complaint ID
-* complainant_id = a PROXY: "CFPB-P-" + sha256(company | state | 5-digit ZIP)[:16]; rows without a ZIP
-                   get a complainant of their own ("CFPB-U-" + Complaint ID). It merges different
+* complainant_id = a PROXY: "CFPB-P-" + sha256(company | state | 5-digit ZIP)[:16]; rows without a
+                   5-digit ZIP (none, or masked: 021XX) get a complainant of their own ("CFPB-U-" + ID). It merges different
                    people of one ZIP complaining about one company and splits one person who moved
                    or complained about two companies.
 * received_at    = Date received, 00:00Z (CFPB dates carry no time or zone)
@@ -25,6 +25,8 @@ are below, as data. In short:
 * D (the folder) = --as-of, default the latest date anywhere in the file. With an earlier --as-of,
                    complaints received after D are refused, and complaints forwarded to the company
                    after D are loaded as they stood on D under the proxy: open, no outcome, no dispute.
+* channel        = how the consumer complained (Web -> online, ...); a referral by another agency is
+                   correspondence (letter), never `regulator`: every CFPB complaint sits with a regulator.
 
 The consumer's narrative, the tags and the company's public response are never read into the output.
 """
@@ -82,17 +84,19 @@ COLUMN_ALIASES: dict[str, str] = {
 
 # --------------------------------------------------------------------------- mapping tables
 
-#: submitted_via (how the consumer reached the CFPB) -> channel. Every CFPB complaint reaches the
-#: bank through the regulator's portal; the channel keeps how the consumer complained, except for
-#: referrals, which another agency (a regulator, a member of Congress) passed to the CFPB.
+#: submitted_via ("how the complaint was submitted to the CFPB", the CFPB's field reference) -> channel.
+#: Every CFPB complaint reaches the bank through a regulator's portal, so none is marked `regulator`:
+#: that channel means "escalated to a regulator" (CT-01 +4 points), and marking only the complaints
+#: another agency forwarded to the CFPB ("Referral") would single out one route to the same regulator.
+#: A referral arrives as an agency's forwarded correspondence: `letter`; a web referral: `online`.
 CHANNELS: dict[str, str] = {
     "Web": "online",
     "Phone": "phone",
     "Postal mail": "letter",
     "Fax": "letter",  # a faxed letter: paper correspondence
     "Email": "email",
-    "Referral": "regulator",
-    "Web Referral": "regulator",  # later exports: referred by another agency's web form
+    "Referral": "letter",  # another agency forwarded the consumer's complaint to the CFPB
+    "Web Referral": "online",  # later exports: referred through another agency's web form
 }
 
 #: company_response_to_consumer -> (status, outcome). Unknown values are an error (the CFPB's list
@@ -110,11 +114,15 @@ RESPONSES: dict[str, tuple[str, str | None]] = {
 }
 
 #: consumer_disputed? -> escalated_externally (the consumer disputed the company's response with
-#: the CFPB: a second escalation; the complaint itself already sits with a regulator).
-DISPUTED: dict[str, bool | None] = {"Yes": True, "No": False, "": None, "N/A": None}
+#: the CFPB: a second escalation; the complaint itself already sits with a regulator). `N/A`: the
+#: CFPB retired the dispute option in April 2017, so no dispute was made: `false`. Empty: not known
+#: (no response yet, or an older export left it blank): null.
+DISPUTED: dict[str, bool | None] = {"Yes": True, "No": False, "N/A": False, "": None}
 
 #: issue -> category. Issues are matched case-insensitively, whitespace collapsed. The CFPB's 2013
-#: issue list is covered completely, and the commonest later issues too.
+#: issue list is covered completely, and so are the issue names of the complaint form the CFPB
+#: introduced in April 2017 (each placed where its pre-2017 predecessor is: "Took or threatened to
+#: take negative or legal action" beside "Taking/threatening an illegal action", ...).
 ISSUE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "fraud": (
         "Identity theft / Fraud / Embezzlement",
@@ -125,6 +133,7 @@ ISSUE_CATEGORIES: dict[str, tuple[str, ...]] = {
         "Lost or stolen money order",
         "Received a loan I didn't apply for",
         "Problem with fraud alerts or security freezes",
+        "Received a loan you didn't apply for",
     ),
     "credit_dispute": (
         "Incorrect information on credit report",
@@ -140,6 +149,8 @@ ISSUE_CATEGORIES: dict[str, tuple[str, ...]] = {
         "Credit decision / Underwriting",
         "Credit determination",
         "Collection debt dispute",
+        "Problem with a company's investigation into an existing problem",
+        "Problem with a company's investigation into an existing issue",
     ),
     "mis_selling": (
         "Application, originator, mortgage broker",
@@ -154,6 +165,15 @@ ISSUE_CATEGORIES: dict[str, tuple[str, ...]] = {
         "Shopping for a loan or lease",
         "Getting a credit card",
         "Convenience checks",
+        "Applying for a mortgage or refinancing an existing mortgage",
+        "Applying for a mortgage",
+        "Advertising and marketing, including promotional offers",
+        "Confusing or misleading advertising or marketing",
+        "Credit monitoring or identity theft protection services",
+        "Identity theft protection or other monitoring services",
+        "Getting a loan or lease",
+        "Getting a loan",
+        "Getting a line of credit",
     ),
     "fees": (
         "Late fee",
@@ -172,6 +192,10 @@ ISSUE_CATEGORIES: dict[str, tuple[str, ...]] = {
         "Incorrect exchange rate",
         "Excessive fees",
         "Charged bank acct wrong day or amt",
+        "Closing on a mortgage",
+        "Problem with a lender or other company charging your account",
+        "Money was taken from your bank account on the wrong day or for the wrong amount",
+        "Unexpected or other fees",
     ),
     "data_privacy": (
         "Improper contact or sharing of info",
@@ -179,6 +203,7 @@ ISSUE_CATEGORIES: dict[str, tuple[str, ...]] = {
         "Improper use of my credit report",
         "Improper use of your report",
         "Report improperly shared",
+        "Threatened to contact someone or share information improperly",
     ),
     "service": (
         "Loan modification,collection,foreclosure",
@@ -219,6 +244,24 @@ ISSUE_CATEGORIES: dict[str, tuple[str, ...]] = {
         "Trouble during payment process",
         "Struggling to pay mortgage",
         "Dealing with your lender or servicer",
+        "Took or threatened to take negative or legal action",
+        "Electronic communications",
+        "Problem when making payments",
+        "Trouble using your card",
+        "Trouble using the card",
+        "Other features, terms, or problems",
+        "Problem with customer service",
+        "Struggling to pay your loan",
+        "Struggling to repay your loan",
+        "Problems at the end of the loan or lease",
+        "Problem with the payoff process at the end of the loan",
+        "Vehicle was repossessed or sold the vehicle",
+        "Loan payment wasn't credited to your account",
+        "Other transaction problem",
+        "Problem getting a card or closing an account",
+        "Unable to get your credit report or credit score",
+        "Can't stop withdrawals from your bank account",
+        "Managing, opening, or closing your mobile wallet account",
     ),
     "other": ("Other", "Arbitration"),
 }
@@ -256,6 +299,7 @@ def category_for(product: str, issue: str) -> tuple[str, bool]:
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _ZIP_DIGITS = re.compile(r"\d{3,5}")
+_ZIP5 = re.compile(r"\d{5}")
 
 
 def parse_date(text: str) -> dt.date:
@@ -279,13 +323,22 @@ def normalise_zip(zipcode: str) -> str:
     return z.zfill(5) if _ZIP_DIGITS.fullmatch(z) else z
 
 
+def is_masked_zip(zipcode: str) -> bool:
+    """A ZIP that names no 5-digit area: masked to its first three digits (021XX: the CFPB does so
+    when the consumer consented to publishing the narrative) or otherwise not 5 digits after padding."""
+    z = normalise_zip(zipcode)
+    return bool(z) and not _ZIP5.fullmatch(z)
+
+
 def complainant_for(complaint_id: str, company: str, state: str, zipcode: str) -> str:
     """The proxy complainant key (see the module docstring and docs/cfpb-import.md for its limits).
 
-    An unkeyed hash: its inputs are published by the CFPB, so it hides nothing and claims to hide
-    nothing; it only makes a short, stable key out of them."""
+    Only a full 5-digit ZIP makes a key: a masked ZIP (021XX) covers a 3-digit area of hundreds of
+    thousands of people, so keying on it would merge strangers; such a row, like one without a ZIP,
+    is a complainant of its own. An unkeyed hash: its inputs are published by the CFPB, so it hides
+    nothing and claims to hide nothing; it only makes a short, stable key out of them."""
     z = normalise_zip(zipcode)
-    if not z:
+    if not _ZIP5.fullmatch(z):
         return f"CFPB-U-{complaint_id}"
     key = "\x1f".join((company.strip().casefold(), state.strip().upper(), z))
     return "CFPB-P-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
@@ -335,6 +388,7 @@ def _convert(path: Path, out: Path, as_of: dt.date | None) -> ImportResult:
     counts = {name: Counter() for name in ("category", "status", "outcome", "channel")}
     unmapped: Counter = Counter()
     padded_zips = 0
+    masked_zips = 0
     rewound = 0  # complaints forwarded to the company after an explicit --as-of D
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -409,7 +463,7 @@ def _convert(path: Path, out: Path, as_of: dt.date | None) -> ImportResult:
                 disputed = row["consumer_disputed?"].strip()
                 if disputed not in DISPUTED:
                     raise ImportSourceError(
-                        path, f"{disputed!r} is not Yes, No or empty", line=line, column="consumer_disputed?")
+                        path, f"{disputed!r} is not Yes, No, N/A or empty", line=line, column="consumer_disputed?")
                 escalated = DISPUTED[disputed]
                 if as_of is not None and sent is not None and sent > as_of:
                     # On D the CFPB had not yet forwarded the complaint: under the resolution proxy
@@ -430,6 +484,8 @@ def _convert(path: Path, out: Path, as_of: dt.date | None) -> ImportResult:
                 zipcode = row["zipcode"].strip()
                 if zipcode and normalise_zip(zipcode) != zipcode:
                     padded_zips += 1
+                if is_masked_zip(zipcode):
+                    masked_zips += 1
                 complainant = complainant_for(cid, row["company"], row["state"], zipcode)
                 complainant_ids[complainant] = None
 
@@ -485,6 +541,9 @@ def _convert(path: Path, out: Path, as_of: dt.date | None) -> ImportResult:
             "on that day (open, no response, no dispute); a later import carries their answers")
     if padded_zips:
         warnings.append(f"{padded_zips} ZIP codes had lost their leading zeros and were padded to 5 digits")
+    if masked_zips:
+        warnings.append(f"{masked_zips} complaints have a masked ZIP code (e.g. 021XX): each is a complainant of its "
+                        "own (a 3-digit area would merge different people)")
     return ImportResult(
         feed=FEED, date=as_of, folder=out, files=files,
         counts={k: dict(sorted(v.items())) for k, v in counts.items()}, warnings=warnings,
