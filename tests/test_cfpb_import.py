@@ -76,6 +76,8 @@ SPEC_CHANNEL = {"Web": "online", "Phone": "phone", "Referral": "letter", "Postal
                 "Email": "email"}
 # CT-01 tiers of the sample's complainants on D = 2013-10-15 (before issue 20: high 103, medium 215, low 669)
 TIERS_ON_THE_SAMPLE = {"high": 93, "medium": 151, "low": 743}
+# CH-02 incidents on the sample on D and the days they fall on (before issue 20: 38 on 8 of the 9 days)
+SURGES_ON_THE_SAMPLE, SURGE_DAYS_ON_THE_SAMPLE = 30, 8
 VARS = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())["vars"]  # the policy in force
 
 
@@ -266,28 +268,37 @@ def test_complaint_deadlines(warehouse, expected, night):
 
 
 def test_complaint_surges(warehouse, expected, night):
-    """fct_complaint_surge_checks: per (state, category, day), the day's count against the trailing
-    baseline, recomputed from the CSV."""
+    """fct_complaint_surge_checks: per (state, category, day), the day's count against the 28-day
+    baseline, the last 7 days and the same weekday of the 4 weeks before, recomputed from the CSV."""
     exp = expected[expected["branch_id"].notna()]
     D = pd.Timestamp(night)
     daily = exp.groupby(["branch_id", "category", "received"]).size().rename("n").reset_index()
     checked = daily[daily["received"] > D - pd.Timedelta(days=VARS["surge_report_days"])]
-    base_days = VARS["surge_baseline_days"]
+    base_days, recent_days, weeks = VARS["surge_baseline_days"], VARS["surge_recent_days"], VARS["surge_weekday_weeks"]
 
-    def baseline(r) -> int:
+    def before(r, days: int) -> pd.DataFrame:
         same = daily[(daily["branch_id"] == r["branch_id"]) & (daily["category"] == r["category"])]
-        return int(same[(same["received"] < r["received"])
-                        & (same["received"] >= r["received"] - pd.Timedelta(days=base_days))]["n"].sum())
+        return same[(same["received"] < r["received"]) & (same["received"] >= r["received"] - pd.Timedelta(days=days))]
 
-    checked = checked.assign(baseline=checked.apply(baseline, axis=1))
-    surge = (checked["n"] >= VARS["surge_min_complaints"]) & (
-        checked["n"] * base_days >= VARS["surge_multiplier"] * checked["baseline"])
-    want = {(r.branch_id, r.category, r.received.date(), int(r.n), int(r.baseline)) for r in checked[surge].itertuples()}
-    got = set(q(warehouse, """SELECT branch_id, category, received_date, n_complaints, baseline_total
-                              FROM marts.fct_complaint_surge_checks WHERE is_surge"""))
+    def weekday(r) -> int:
+        b = before(r, 7 * weeks)
+        return int(b[(r["received"] - b["received"]).dt.days % 7 == 0]["n"].sum())
+
+    checked = checked.assign(baseline=checked.apply(lambda r: int(before(r, base_days)["n"].sum()), axis=1),
+                             recent=checked.apply(lambda r: int(before(r, recent_days)["n"].sum()), axis=1),
+                             weekday=checked.apply(weekday, axis=1))
+    k, n = VARS["surge_multiplier"], checked["n"]
+    old_rule = (n >= VARS["surge_min_complaints"]) & (n * base_days >= k * checked["baseline"])
+    surge = old_rule & (n * recent_days >= k * checked["recent"]) & (n * weeks >= k * checked["weekday"])
+    want = {(r.branch_id, r.category, r.received.date(), int(r.n), int(r.baseline), int(r.recent), int(r.weekday))
+            for r in checked[surge].itertuples()}
+    got = set(q(warehouse, """SELECT branch_id, category, received_date, n_complaints, baseline_total, recent_total,
+                                     weekday_total FROM marts.fct_complaint_surge_checks WHERE is_surge"""))
     assert got == want
-    assert q(warehouse, "SELECT count(*) FROM marts.fct_complaint_surge_checks")[0][0] == len(checked)
-    assert len(got) == 38
+    assert q(warehouse, "SELECT count(*) FROM marts.fct_complaint_surge_checks")[0][0] == len(checked) == 458
+    # the 28-day baseline alone (until issue 20) made 38 incidents on 8 of the 9 received days
+    assert int(old_rule.sum()) == 38 and checked[old_rule]["received"].nunique() == 8
+    assert len(got) == SURGES_ON_THE_SAMPLE and checked[surge]["received"].nunique() == SURGE_DAYS_ON_THE_SAMPLE
 
 
 def test_busiest_day_by_category_and_state(warehouse, expected):

@@ -111,7 +111,8 @@ RULES = (
      ("complainant_window_days", "complainant_tier_high", "complainant_tier_medium")),
     ("CH-01", "Complaint response deadlines", ("complaint_response_days", "complaint_max_extension_days")),
     ("CH-02", "Complaint surges per branch and category",
-     ("surge_baseline_days", "surge_multiplier", "surge_min_complaints", "surge_report_days")),
+     ("surge_baseline_days", "surge_recent_days", "surge_weekday_weeks", "surge_multiplier", "surge_min_complaints",
+      "surge_report_days")),
     ("KPI", "Scorecard targets and RAG bands (seed kpi_targets)", ("kpi_months", "kpi_quarters", "review_window_days")),
 )
 

@@ -1,7 +1,8 @@
 -- Published (contract enforced): complaint surge incidents (rule CH-02). One row per
 -- (branch_id, category, surge_date) in the last surge_report_days where the day's complaints were
--- at least surge_min_complaints and at least surge_multiplier x the mean per day of the
--- surge_baseline_days before. alert_key ('CH-02:<branch_id>:<category>:<surge_date>') is stable
+-- at least surge_min_complaints and at least surge_multiplier x each trailing level of
+-- fct_complaint_surge_checks (the mean per day of the surge_baseline_days before, of the
+-- surge_recent_days before, and of the same weekday in the surge_weekday_weeks before). alert_key ('CH-02:<branch_id>:<category>:<surge_date>') is stable
 -- across nights; is_new: the surge day is run_date itself (a surge found later because complaints
 -- arrived late keeps its day: alert on keys not seen before).
 {%- set t = dbt.type_string() %}
