@@ -8,6 +8,7 @@
     vigil deliver                                   send pending tickets (resumes after a crash)
     vigil review --quarter 2026Q1                   the quarterly review pack (PDF + XLSX)
     vigil import cfpb FILE --landing DIR [--as-of YYYY-MM-DD]
+    vigil import mapped EXPORT_DIR --mapping FILE --landing DIR --date YYYY-MM-DD
     vigil bench --scale small|medium|large|xl [--engine duckdb|postgresql]   the nightly benchmark (docs/benchmarks.md)
 
 Exit codes: 0 success, 1 the pipeline failed (the message says where and why), 2 bad usage,
@@ -114,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--landing", type=Path, required=True, help="writes <landing>/complaints/<D>/")
     q.add_argument("--as-of", type=_date, help="date folder D (default: the latest date in the file)")
     q.add_argument("--force", action="store_true", help="replace an existing complaints/<D>/ delivery")
+    q = sources.add_parser("mapped", help="a system's own export, through a source mapping (docs/feeds.md#source-mappings)")
+    q.add_argument("file", type=Path, metavar="EXPORT_DIR", help="the folder holding the export's files")
+    q.add_argument("--mapping", type=Path, required=True, help="the source mapping (e.g. config/source_mappings/hr_export.example.yml)")
+    q.add_argument("--landing", type=Path, required=True, help="writes <landing>/<feed>/<D>/")
+    q.add_argument("--date", type=_date, required=True, dest="as_of", help="date folder D (the business day the export describes)")
+    q.add_argument("--force", action="store_true", help="replace an existing <feed>/<D>/ delivery")
 
     p = sub.add_parser("bench", help="benchmark two (or --nights N) nights at a demo scale: per-stage time, rows/s, memory, floor")
     if _bench_module() is not None:  # a source checkout; an installed wheel has no benchmarks/

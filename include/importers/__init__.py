@@ -11,6 +11,8 @@ a hidden folder next to the target and rename it into place only when every row 
 failed import leaves the landing directory as it was.
 
     vigil import cfpb FILE --landing DIR [--as-of YYYY-MM-DD] [--force]      (docs/cfpb-import.md)
+    vigil import mapped EXPORT_DIR --mapping FILE --landing DIR --date D     (docs/feeds.md, source mappings;
+                                                                             vigil.transforms.mapping)
 """
 
 from __future__ import annotations
@@ -149,14 +151,16 @@ def cmd_import(args) -> int:
     cannot be mapped (the message names file, line and column), 2 bad usage."""
     from vigil.cli import console, err
 
-    importers = {"cfpb": _import_cfpb}
+    from vigil.transforms.mapping import MappingConfigError
+
+    importers = {"cfpb": _import_cfpb, "mapped": _import_mapped}
     path = Path(args.file)
-    if not path.is_file():
-        err.print(f"[red]✗[/] {path}: no such file")
+    if not (path.is_dir() if args.source == "mapped" else path.is_file()):
+        err.print(f"[red]✗[/] {path}: no such {'folder' if args.source == 'mapped' else 'file'}")
         return 2
     try:
         result = importers[args.source](args)
-    except TargetExistsError as exc:
+    except (TargetExistsError, MappingConfigError) as exc:
         err.print(f"[red]✗[/] {exc}")
         return 2
     except ImportSourceError as exc:
@@ -172,8 +176,9 @@ def cmd_import(args) -> int:
         console.print(f"  {what}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     for w in result.warnings:
         console.print(f"  [yellow]![/] {w}")
+    others = ", ".join(f for f in ("hr", "iam", "crm", "complaints") if f != result.feed)
     console.print(f"Next: vigil run --date {result.date.isoformat()} --landing {args.landing} … "
-                  "(the night also needs the hr, iam and crm feeds for that date)")
+                  f"(the night also needs the {others} feeds for that date)")
     return 0
 
 
@@ -181,3 +186,9 @@ def _import_cfpb(args) -> ImportResult:
     from vigil.importers.cfpb import import_cfpb
 
     return import_cfpb(args.file, args.landing, as_of=args.as_of, overwrite=args.force)
+
+
+def _import_mapped(args) -> ImportResult:
+    from vigil.transforms.mapping import apply_mapping
+
+    return apply_mapping(args.mapping, args.file, args.landing, args.as_of, overwrite=args.force)
