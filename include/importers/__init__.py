@@ -129,10 +129,9 @@ def staging_folder(landing: Path, feed: str) -> Path:
 def check_target(landing: Path, feed: str, date: dt.date, overwrite: bool) -> Path:
     target = Path(landing) / feed / date.isoformat()
     if target.exists() and any(target.iterdir()) and not overwrite:
-        raise TargetExistsError(
-            f"{target} already holds a delivery; pass --force to replace it "
-            "(the complaints feed is incremental: a later export goes into a later date folder)"
-        )
+        hint = (" (the complaints feed is incremental: a later export goes into a later date folder)"
+                if feed == "complaints" else "")
+        raise TargetExistsError(f"{target} already holds a delivery; pass --force to replace it{hint}")
     return target
 
 
