@@ -398,6 +398,7 @@ class TableReader:
         self.con.execute(f"DROP TABLE IF EXISTS {rejects}")
         self.con.execute(f"DROP TABLE IF EXISTS {rejects}_scans")
         if rows:
+            self.con.execute(f"DROP TABLE IF EXISTS {self._in}")
             problems = []
             for line, column, error_type, message in rows:
                 problems.append(Problem(int(line), column, self._describe_reject(error_type, message, column)))
