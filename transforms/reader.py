@@ -3,17 +3,22 @@
 Everything here is set-based DuckDB SQL on a streaming reader: no Python loop touches feed rows and
 no feed is held whole in pandas. The steps, cheapest first, so a broken file fails fast:
 
-1. the file itself: present, not zero bytes, header decodes, delimiter is a comma, columns match;
-2. structure: DuckDB's strict CSV reader loads every field as text and reports malformed records
-   (bad UTF-8, too many or too few fields, stray quotes) with their physical line;
-3. values: one pass computes, per column and rule, how many rows break it and the first one
+1. the file itself: a regular file (never a pipe, device or directory), not zero bytes, header
+   decodes, line endings are not bare CRs, delimiter is a comma, columns match;
+2. bytes: one pass hashes the file and counts its lines, stopping at the first control character
+   (NUL padding) or line over 4 MiB, each named by line (and column);
+3. structure: DuckDB's strict CSV reader loads every field as text and reports malformed records
+   (bad UTF-8, too many or too few fields, stray quotes) with their physical line; then row
+   conservation: the records read must be the data lines the bytes hold (a skipped blank line or a
+   record the parser lost fails the file);
+4. values: one pass computes, per column and rule, how many rows break it and the first one
    (required, type, accepted values, range);
    A few bad rows do not stop the night: while the rows breaking a value rule are at most the
    quarantine share of the file (default 1%), they are set aside with their line, column and rule
    (never their values) and the rest goes on; above it the file fails. HR key defects (a missing
    employee_id, an employee both active and terminated) always fail: guessing there locks people out;
-4. keys: duplicates of the contract key (always fail: which of two rows is right cannot be known);
-5. output: typed columns, PII replaced by keyed tokens, the source line of every row, written to
+5. keys: duplicates of the contract key (always fail: which of two rows is right cannot be known);
+6. output: typed columns, PII replaced by keyed tokens, the source line of every row, written to
    Parquet for the load step.
 
 Errors name feed, file, line and column. Values of PII columns are never echoed in messages.
