@@ -52,8 +52,7 @@ _SCAN_CHUNK = 1 << 20
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
 _NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
 _LONE_CR = re.compile(rb"\r(?!\n)")
-_BLANK_LINE = re.compile(rb"(?:^|\n)(\r?\n)")  # at the start of the file
-_BLANK_AFTER_LF = re.compile(rb"\n(\r?\n)")
+_BLANK_LINE = re.compile(rb"\n(\r?\n)")  # group 1: the empty line (the header is never empty)
 
 # Contract formats, as RE2 patterns DuckDB evaluates. try_cast then rejects impossible values (2026-02-30).
 _PATTERNS = {
@@ -172,8 +171,6 @@ class FileScan:
     sha256: str
     newlines: int  # LF bytes in the file
     ends_with_newline: bool
-    first_lone_cr: int | None = None  # physical line of the first CR not followed by LF
-    first_blank_line: int | None = None  # physical line of the first empty line
 
     @property
     def physical_lines(self) -> int:
@@ -305,8 +302,7 @@ class TableReader:
         control character (NUL padding, a sparse tail) or the first line over MAX_LINE_BYTES."""
         h = hashlib.sha256()
         newlines = offset = line_start = 0
-        tail = b""  # the previous chunk's last two bytes: CR/LF pairs and blank lines across chunks
-        first_lone_cr = first_blank = None
+        last = b""
         with open(self.path, "rb") as fh:
             while chunk := fh.read(_SCAN_CHUNK):
                 bad = chunk.translate(None, _NOT_CONTROL)
@@ -322,23 +318,38 @@ class TableReader:
                                         "contract's maximum (a runaway field or a corrupted file?)")])
                 if first_nl >= 0:
                     line_start = offset + chunk.rfind(b"\n") + 1
-                data = tail + chunk
-                before = newlines - tail.count(b"\n")  # LFs before `data` starts
-                if first_lone_cr is None and b"\r" in data:
-                    m = _LONE_CR.search(data)
-                    if m and m.start() < len(data) - 1:  # a final CR may yet meet its LF in the next chunk
-                        first_lone_cr = before + data.count(b"\n", 0, m.start()) + 1
-                if first_blank is None:
-                    m = _BLANK_LINE.search(data) if offset == 0 else _BLANK_AFTER_LF.search(data)
-                    if m:
-                        first_blank = before + data.count(b"\n", 0, m.start(1)) + 1
                 h.update(chunk)
                 newlines += chunk.count(b"\n")
                 offset += len(chunk)
+                last = chunk[-1:]
+        return FileScan(h.hexdigest(), newlines, last == b"\n")
+
+    def _first_line_matching(self, pattern: re.Pattern) -> int | None:
+        """Physical line of the first match of `pattern` (a diagnosis, run only once a file has failed)."""
+        newlines, tail = 0, b""  # tail: the previous chunk's last 2 bytes, for matches across chunks
+        with open(self.path, "rb") as fh:
+            while chunk := fh.read(_SCAN_CHUNK):
+                data = tail + chunk
+                m = pattern.search(data)
+                if m and m.end() < len(data):  # a match at the very end may change with the next chunk
+                    return newlines - tail.count(b"\n") + data.count(b"\n", 0, m.start(m.lastindex or 0)) + 1
+                newlines += chunk.count(b"\n")
                 tail = data[-2:]
-        if first_lone_cr is None and tail.endswith(b"\r"):
-            first_lone_cr = newlines + 1
-        return FileScan(h.hexdigest(), newlines, tail.endswith(b"\n"), first_lone_cr, first_blank)
+        m = pattern.search(tail)  # at the end of the file nothing more can follow
+        return newlines - tail.count(b"\n") + tail.count(b"\n", 0, m.start(m.lastindex or 0)) + 1 if m else None
+
+    def _fail_at_bad_line_ending(self) -> None:
+        """A line DuckDB skipped or choked on: an empty line or a bare CR, named by its line, if there is one."""
+        blank = self._first_line_matching(_BLANK_LINE)
+        lone_cr = self._first_line_matching(_LONE_CR)
+        problems = []
+        if blank is not None:
+            problems.append(Problem(blank, None, "empty line: the contract has no blank lines "
+                                                 "(a padded or concatenated extract?)"))
+        if lone_cr is not None:
+            problems.append(Problem(lone_cr, None, "a bare CR ends a line; the contract requires LF or CRLF"))
+        if problems:
+            self._fail(sorted(problems, key=lambda p: p.line)[:1])
 
     def _fail_control(self, line: int, line_start: int, at: int, byte: int) -> None:
         """A control byte: name its line and, from the fields before it on that line, its column."""
@@ -367,11 +378,8 @@ class TableReader:
             embedded = int(self.con.execute(f"SELECT coalesce(sum({nl}), 0) FROM {self._in}").fetchall()[0][0])
         data_lines = scan.physical_lines - 1 - embedded
         if data_lines != rows:
-            if scan.first_blank_line is not None:
-                self._fail([Problem(scan.first_blank_line, None, "empty line: the contract has no blank lines "
-                                                                 "(a padded or concatenated extract?)")])
-            if scan.first_lone_cr is not None:
-                self._fail([Problem(scan.first_lone_cr, None, "a bare CR ends a line; the contract requires LF or CRLF")])
+            self.con.execute(f"DROP TABLE IF EXISTS {self._in}")
+            self._fail_at_bad_line_ending()
             self._fail([Problem(None, None, f"the file has {data_lines} data lines but {rows} records could be read: "
                                             "a row would have been lost")])
         return data_lines
@@ -394,8 +402,7 @@ class TableReader:
             if "Interrupt" in type(exc).__name__:
                 raise
             log.debug("read_csv failed on %s", self.display, exc_info=True)
-            if scan.first_lone_cr is not None:
-                self._fail([Problem(scan.first_lone_cr, None, "a bare CR ends a line; the contract requires LF or CRLF")])
+            self._fail_at_bad_line_ending()
             self._fail([Problem(None, None, f"not readable as CSV ({type(exc).__name__}): malformed quoting or line endings")])
         rows = self.con.execute(
             f"SELECT line, column_name, error_type, error_message FROM {rejects} ORDER BY line, column_idx"
