@@ -131,6 +131,8 @@ CASES: list[Case] = [
     Case("blank line between rows", E, P, emp_lines(EMP_LINES[:2] + [b""] + EMP_LINES[2:-1]), 3, None, "empty line"),
     Case("blank lines at the end", E, P, EMP + b"\n\n", 5, None, "empty line"),
     Case("one blank line at the end", E, P, EMP + b"\n", 5, None, "empty line"),
+    Case("a tail of 8 MB of line breaks", E, P, EMP + b"\n" * (8 << 20), 5, None,
+         "256 empty lines in a row"),
     Case("blank CRLF line", E, P, emp_lines(EMP_LINES[:3] + [b""] + EMP_LINES[3:-1], b"\r\n"), 4, None, "empty line"),
     Case("whitespace-only line", E, P, emp_lines(EMP_LINES[:2] + [b"   "] + EMP_LINES[2:-1]), 3, "full_name",
          "fewer fields than the header"),

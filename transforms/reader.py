@@ -51,6 +51,7 @@ _SCAN_CHUNK = 1 << 20
 # this deletion table leaves only those bytes, so a chunk is checked at C speed.
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
 _NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
+_LF_RUN, _CRLF_RUN = b"\n" * 256, b"\r\n" * 256
 _LONE_CR = re.compile(rb"\r(?!\n)")
 _BLANK_LINE = re.compile(rb"\n(\r?\n)")  # group 1: the empty line (the header is never empty)
 
@@ -318,6 +319,12 @@ class TableReader:
                                         "contract's maximum (a runaway field or a corrupted file?)")])
                 if first_nl >= 0:
                     line_start = offset + chunk.rfind(b"\n") + 1
+                    padding = chunk.find(_LF_RUN)
+                    if padding < 0:
+                        padding = chunk.find(_CRLF_RUN)
+                    if padding >= 0:  # a tail of line breaks: stop here rather than read gigabytes of nothing
+                        self._fail([Problem(newlines + chunk.count(b"\n", 0, padding) + 2, None,
+                                            f"{len(_LF_RUN)} empty lines in a row: the file is padded")])
                 h.update(chunk)
                 newlines += chunk.count(b"\n")
                 offset += len(chunk)
