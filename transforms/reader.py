@@ -231,6 +231,13 @@ class TableReader:
                 )
             self._check_values()
             self._check_keys()
+            # Row conservation, on every table: the rows staged plus the rows set aside are the file's
+            # data lines, checked on what is about to be written, before anything is.
+            kept = self.con.execute(f"SELECT count(*) FROM {self._in}").fetchall()[0][0]
+            n_rejected = len({line for line, _, _ in self._rejected})
+            if kept + n_rejected != data_lines:
+                self._fail([Problem(None, None, f"{kept} rows read and {n_rejected} rejected, but the file has "
+                                                f"{data_lines} data lines: a row would have been lost")])
             out_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = out_path.with_suffix(".parquet.tmp")
             self.con.execute(
@@ -240,13 +247,8 @@ class TableReader:
             rejected_path = self._write_rejected(out_path) if self._rejected else None
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {self._in}")
-        n_rejected = len({line for line, _, _ in self._rejected})
-        staged = StagedTable(self.table.feed, self.table.name, self.display, sha, rows - n_rejected, str(out_path),
-                             self.warnings, n_rejected, rejected_path, data_lines)
-        if staged.rows + staged.rejected_rows != staged.data_lines:  # row conservation, on every table
-            self._fail([Problem(None, None, f"{staged.rows} rows read and {staged.rejected_rows} rejected, but the file "
-                                            f"has {staged.data_lines} data lines: a row was lost")])
-        return staged
+        return StagedTable(self.table.feed, self.table.name, self.display, sha, kept, str(out_path),
+                           self.warnings, n_rejected, rejected_path, data_lines)
 
     # ------------------------------------------------------------------ steps
 
