@@ -149,7 +149,8 @@ def employee_copied_with_a_trailing_space(s, day):
     body.append(list(body[0]))
     body[-1][col] += " "
     write_rows(path, header, body)
-    return ["employees.csv", f"line {len(body) + 1}", "column employee_id", "leading or trailing whitespace"]
+    last_line = path.read_bytes().count(b"\n")  # physical: some demo rows hold a quoted line break
+    return ["employees.csv", f"line {last_line}", "column employee_id", "leading or trailing whitespace"]
 
 
 def sparse_nul_tail(s, day):
@@ -165,7 +166,8 @@ def terminated_in_the_future(s, day):
     row = next(i for i, r in enumerate(body) if r[col["status"]] == "terminated")
     body[row][col["termination_date"]] = (day + dt.timedelta(days=14)).isoformat()
     write_rows(path, header, body)
-    return ["employees.csv", f"line {row + 2}", "column status", "termination_date after the feed date"]
+    line = 2 + sum(field.count("\n") for r in body[:row] for field in r)  # quoted line breaks above it
+    return ["employees.csv", f"line {line}", "column status", "termination_date after the feed date"]
 
 
 def complaint_received_in_2099(s, day):
