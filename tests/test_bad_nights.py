@@ -166,7 +166,7 @@ def terminated_in_the_future(s, day):
     row = next(i for i, r in enumerate(body) if r[col["status"]] == "terminated")
     body[row][col["termination_date"]] = (day + dt.timedelta(days=14)).isoformat()
     write_rows(path, header, body)
-    line = 2 + sum(field.count("\n") for r in body[:row] for field in r)  # quoted line breaks above it
+    line = row + 2 + sum(field.count("\n") for r in body[:row] for field in r)  # quoted line breaks above it
     return ["employees.csv", f"line {line}", "column status", "termination_date after the feed date"]
 
 
