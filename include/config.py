@@ -30,6 +30,15 @@ class ConfigError(RuntimeError):
     """The configuration cannot be used as it stands; the message says what to set."""
 
 
+def _flag(env: dict[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise ConfigError(f"{name} must be true or false, not {env[name]!r}")
+
+
 def is_postgres_url(warehouse: str) -> bool:
     return warehouse.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
 
@@ -51,6 +60,9 @@ class Settings:
     quarantine_max_share: float = 0.01
     #: How long the nightly DAG waits for a missing feed folder before failing (0: fail at once).
     feed_wait_seconds: int = 6 * 3600
+    #: Table files and feed folders that are symbolic links to a place outside the landing
+    #: directory are refused unless this is set (VIGIL_LANDING_ALLOW_SYMLINKS=true).
+    landing_allow_symlinks: bool = False
     delivery_config: Path | None = None  # per-system ticket channels (config/delivery.example.yml)
     alerting_config: Path | None = None  # teams, routing and alert channels (config/alerting.example.yml)
 
@@ -71,6 +83,7 @@ class Settings:
             duckdb_threads=int(env["VIGIL_DUCKDB_THREADS"]) if env.get("VIGIL_DUCKDB_THREADS") else None,
             quarantine_max_share=float(env.get("VIGIL_QUARANTINE_MAX_SHARE", cls.quarantine_max_share)),
             feed_wait_seconds=int(env.get("VIGIL_FEED_WAIT_SECONDS", cls.feed_wait_seconds)),
+            landing_allow_symlinks=_flag(env, "VIGIL_LANDING_ALLOW_SYMLINKS"),
             delivery_config=Path(env["VIGIL_DELIVERY_CONFIG"]) if env.get("VIGIL_DELIVERY_CONFIG") else None,
             alerting_config=Path(env["VIGIL_ALERTING_CONFIG"]) if env.get("VIGIL_ALERTING_CONFIG") else None,
         )

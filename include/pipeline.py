@@ -64,7 +64,7 @@ def timed_step(fn):
 def make_source(settings: Settings):
     if settings.source == "sql":
         return SqlSource.from_file(settings.source_url, settings.source_queries)
-    return LandingSource(settings.landing)
+    return LandingSource(settings.landing, allow_symlinks=settings.landing_allow_symlinks)
 
 
 def feed_ready(settings: Settings, feed: str, run_date: dt.date) -> bool:
@@ -449,7 +449,9 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
             feed: step(
                 f"extract {feed}",
                 lambda feed=feed: extract_feed(settings, feed, run_date, summary.run_id),
-                lambda out: ", ".join(f"{t['table']} {t['rows']:,} rows" for t in out["tables"]),
+                # Row conservation, shown for every table: rows read + rows rejected = data lines.
+                lambda out: ", ".join(f"{t['table']} {t['rows']:,} rows + {t['rejected_rows']:,} rejected "
+                                      f"= {t['data_lines']:,} lines" for t in out["tables"]),
             )
             for feed in FEEDS
         }

@@ -5,7 +5,10 @@ under the quarantine share are set aside and the night goes on; at the share's e
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -139,9 +142,54 @@ def bad_dates_above_the_share(s, day):
     return ["employees.csv", "line 2", "hire_date", "2 of", "may be quarantined"]
 
 
+def employee_copied_with_a_trailing_space(s, day):
+    """A second row for one person, its key padded: would have loaded as a new active employee."""
+    header, body, path = roster_rows(s, day)
+    col = header.index("employee_id")
+    body.append(list(body[0]))
+    body[-1][col] += " "
+    write_rows(path, header, body)
+    last_line = path.read_bytes().count(b"\n")  # physical: some demo rows hold a quoted line break
+    return ["employees.csv", f"line {last_line}", "column employee_id", "leading or trailing whitespace"]
+
+
+def sparse_nul_tail(s, day):
+    path = _file(s, day, "hr", "employees")
+    lines = path.read_bytes().count(b"\n")
+    os.truncate(path, path.stat().st_size + (2 << 30))
+    return ["employees.csv", f"line {lines + 1}", "NUL byte"]
+
+
+def terminated_in_the_future(s, day):
+    header, body, path = roster_rows(s, day)
+    col = {name: i for i, name in enumerate(header)}
+    row = next(i for i, r in enumerate(body) if r[col["status"]] == "terminated")
+    body[row][col["termination_date"]] = (day + dt.timedelta(days=14)).isoformat()
+    write_rows(path, header, body)
+    line = row + 2 + sum(field.count("\n") for r in body[:row] for field in r)  # quoted line breaks above it
+    return ["employees.csv", f"line {line}", "column status", "termination_date after the feed date"]
+
+
+def complaint_received_in_2099(s, day):
+    path = _file(s, day, "complaints", "complaints")
+    with open(path, newline="", encoding="utf-8") as fh:
+        header, *body = list(csv.reader(fh))
+    body[0][header.index("received_at")] = "2099-01-01T09:00:00Z"
+    write_rows(path, header, body)
+    return ["complaints.csv", "line 2", "column received_at", "after the feed date"]
+
+
+def roster_is_a_named_pipe(s, day):
+    path = _file(s, day, "hr", "employees")
+    path.unlink()
+    os.mkfifo(path)
+    return ["employees.csv", "named pipe (FIFO)"]
+
+
 CASES = [missing_file, missing_feed_folder, renamed_column, dropped_column, wrong_delimiter, zero_byte_roster,
          header_only_roster, header_only_accounts, duplicate_employee_id, null_employee_id, active_and_terminated,
-         non_utf8, ragged_row, bad_dates_above_the_share]
+         non_utf8, ragged_row, bad_dates_above_the_share, employee_copied_with_a_trailing_space, sparse_nul_tail,
+         terminated_in_the_future, complaint_received_in_2099, roster_is_a_named_pipe]
 
 
 def _query(s, sql: str, params: list) -> list[tuple]:
@@ -204,3 +252,13 @@ def test_one_bad_row_is_quarantined_and_the_night_goes_on(night):
     [(loaded,)] = _query(s, "SELECT count(*) FROM raw.hr__employees WHERE _feed_date = ?", [day])
     assert rejected == [("hr", "employees", 6, "hire_date")]
     assert kept == 0 and loaded == len(body) - 1
+    # Row conservation, in the run summary for every table: rows read + rows rejected = data lines.
+    extracts = [st for st in summary.steps if st.name.startswith("extract ")]
+    assert len(extracts) == 4
+    assert f"employees {len(body) - 1:,} rows + 1 rejected = {len(body):,} lines" in extracts[0].detail
+    for st in extracts:
+        for part in st.detail.split(", "):
+            m = re.fullmatch(r"\w+ ([\d,]+) rows \+ ([\d,]+) rejected = ([\d,]+) lines", part)
+            assert m, part
+            read, rejected_rows, lines = (int(g.replace(",", "")) for g in m.groups())
+            assert read + rejected_rows == lines

@@ -352,3 +352,236 @@ def test_extract_never_opens_the_warehouse_so_it_runs_while_another_process_writ
     finally:
         holder.kill()
         holder.wait()
+
+
+# ---------------------------------------------------------------- hostile input (issue 19, issue 20 item 3)
+
+
+def _roster_of(n: int) -> list[dict]:
+    base = MINIMAL_NIGHT["hr"]["employees"][0]
+    return [dict(base, employee_id=f"{200000 + i}", manager_id="") for i in range(n)]
+
+
+def test_a_64_mb_field_is_an_error_naming_its_line_never_a_dropped_row(settings, night, tmp_path_factory):
+    """Line 9 of 150 rows holds a 64 MB position: the file fails at line 9; no row goes missing."""
+    rows = _roster_of(150)
+    rows[7]["position"] = "x" * (64 << 20)  # header is line 1, so row 8 is line 9
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert e.value.first.line == 9 and "longer than 4 MiB" in e.value.first.message
+    assert "hr/2026-03-02/employees.csv" in str(e.value)
+
+
+def test_row_conservation_is_recorded_for_every_table(settings, night):
+    """rows read + rows rejected = data lines in the file, for every table of every feed."""
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows[0]["position"] = "Clerk\nwith a second line"  # 2 physical lines, 1 data line
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    for feed in ("hr", "iam", "crm", "complaints"):
+        for t in extract_feed(settings, feed, D, "t")["tables"]:
+            expected = len(MINIMAL_NIGHT[feed][t["table"]])
+            assert (t["rows"], t["rejected_rows"], t["data_lines"]) == (expected, 0, expected), (feed, t["table"])
+
+
+def test_row_conservation_counts_quarantined_rows(settings):
+    from test_quarantine import night_with
+
+    night_with(settings, {0: {"hire_date": "2026-02-30"}})
+    emp = next(t for t in extract_hr(settings)["tables"] if t["table"] == "employees")
+    assert (emp["rows"], emp["rejected_rows"], emp["data_lines"]) == (199, 1, 200)
+
+
+def test_a_line_the_csv_reader_would_skip_fails_the_file(settings, night):
+    """DuckDB skips an empty line without a word; the byte count of the file does not."""
+    text = employees_path(settings).read_text()
+    lines = text.split("\n")
+    employees_path(settings).write_text("\n".join(lines[:2] + [""] + lines[2:]))
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert e.value.first.line == 3 and "empty line" in e.value.first.message
+
+
+def test_a_2_gb_nul_tail_fails_fast_at_its_first_byte(settings, night):
+    import os
+    import time
+
+    path = employees_path(settings)
+    os.truncate(path, path.stat().st_size + (2 << 30))  # sparse: no disk space, no time to write
+    started = time.perf_counter()
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert time.perf_counter() - started < 5  # reading stopped at the first NUL, not after 2 GB
+    assert (e.value.first.line, e.value.first.column) == (5, "employee_id")
+    assert "NUL byte" in e.value.first.message
+
+
+@pytest.mark.parametrize("byte", [b"\x00", b"\x01", b"\x1f", b"\x7f"])
+def test_control_characters_are_errors_with_line_and_column(settings, night, byte):
+    write_employees_text(settings, (HEADER + "\n" + GOOD_ROW.replace("Payments", "Pay\x00ments") + "\n").encode()
+                         .replace(b"\x00", byte))
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert (e.value.first.line, e.value.first.column) == (2, "department")
+
+
+def test_tab_cr_and_lf_inside_a_quoted_field_are_text(settings, night):
+    write_employees_text(settings, HEADER + "\n" + GOOD_ROW.replace("Clerk", '"Clerk\tA\r\nB"') + "\n")
+    staged = next(t for t in extract_hr(settings)["tables"] if t["table"] == "employees")
+    assert (staged["rows"], staged["data_lines"]) == (1, 1)
+    assert duckdb.sql(f"SELECT position FROM '{staged['staged_path']}'").fetchall() == [("Clerk\tA\r\nB",)]
+
+
+@pytest.mark.parametrize("key", ["000101 ", " 000101", "000101\t"])
+def test_a_key_with_surrounding_whitespace_is_not_a_new_person(settings, night, key):
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows.append({**rows[0], "employee_id": key})
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    with pytest.raises(FeedError) as e:  # an HR key defect: never quarantined, whatever the share
+        extract_feed(settings.with_(quarantine_max_share=0.5), "hr", D, "t")
+    assert (e.value.first.line, e.value.first.column) == (5, "employee_id")
+    assert "leading or trailing whitespace" in e.value.first.message
+
+
+def test_an_enum_with_surrounding_whitespace_is_an_error(settings, night):
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows[2]["status"] = "active "
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert [(p.line, p.column) for p in e.value.problems if p.line] == [(4, "status")]  # one problem, not two
+    assert "leading or trailing whitespace" in e.value.first.message
+
+
+def _complaint_received(settings, received_at: str):
+    t = table("complaints", "complaints")
+    rows = copy.deepcopy(MINIMAL_NIGHT["complaints"]["complaints"])
+    rows[0]["received_at"] = received_at
+    write_csv(Path(settings.landing) / "complaints" / D.isoformat() / "complaints.csv", list(t.column_names), rows)
+    return extract_feed(settings, "complaints", D, "t")
+
+
+@pytest.mark.parametrize("received_at", [
+    "2026-03-01T23:59:59Z",       # the day before: fine
+    "2026-03-02T23:59:59Z",       # the feed date itself, last second: fine
+    "2026-03-02T23:30:00-05:00",  # day D where it happened, although D + 1 in UTC: fine
+])
+def test_timestamps_up_to_the_end_of_the_feed_date_are_accepted(settings, night, received_at):
+    assert _complaint_received(settings, received_at)["tables"][0]["rows"] == 1
+
+
+@pytest.mark.parametrize("received_at", ["2026-03-03T00:00:00Z", "2026-03-03T00:30:00+01:00", "2099-03-01T10:00:00Z"])
+def test_timestamps_after_the_feed_date_are_errors_with_line_and_column(settings, night, received_at):
+    with pytest.raises(FeedError) as e:
+        _complaint_received(settings, received_at)
+    assert (e.value.first.line, e.value.first.column) == (2, "received_at")
+    assert "after the feed date 2026-03-02" in e.value.first.message and received_at in e.value.first.message
+
+
+def test_a_fifo_in_place_of_a_table_file_fails_at_once_instead_of_hanging(settings, night):
+    import os
+    import signal
+
+    path = employees_path(settings)
+    path.unlink()
+    os.mkfifo(path)
+
+    def hung(*_):
+        raise TimeoutError("the extract hung on the named pipe")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        with pytest.raises(FeedError) as e:
+            extract_hr(settings)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert str(e.value) == ("hr feed, hr/2026-03-02/employees.csv: is a named pipe (FIFO), not a regular file; "
+                            "only regular files are read")
+
+
+def test_a_directory_in_place_of_a_table_file_is_named(settings, night):
+    path = employees_path(settings)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert "hr feed, hr/2026-03-02/employees.csv: is a directory, not a regular file" in str(e.value)
+    assert "Errno" not in str(e.value)
+
+
+def test_cr_only_line_endings_name_the_file_and_line(settings, night):
+    write_employees_text(settings, (HEADER + "\r" + GOOD_ROW + "\r").encode())
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert str(e.value).startswith("hr feed, hr/2026-03-02/employees.csv: line 1: lines end with a bare CR")
+
+
+def _outside(settings) -> Path:
+    outside = Path(settings.landing).parent / "elsewhere"
+    outside.mkdir()
+    return outside
+
+
+def test_a_table_file_linked_outside_the_landing_is_refused_unless_allowed(settings, night):
+    path = employees_path(settings)
+    target = _outside(settings) / "employees.csv"
+    path.replace(target)
+    path.symlink_to(target)
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert "hr/2026-03-02/employees.csv: is a symbolic link to" in str(e.value)
+    assert "outside the landing directory: refused (set VIGIL_LANDING_ALLOW_SYMLINKS=true" in str(e.value)
+    out = extract_feed(settings.with_(landing_allow_symlinks=True), "hr", D, "t")
+    assert next(t for t in out["tables"] if t["table"] == "employees")["rows"] == 3
+
+
+def test_a_feed_folder_linked_outside_the_landing_is_refused_unless_allowed(settings, night):
+    import shutil
+
+    folder = Path(settings.landing) / "hr"
+    target = _outside(settings) / "hr"
+    shutil.move(folder, target)
+    folder.symlink_to(target, target_is_directory=True)
+    with pytest.raises(FeedError, match=r"hr feed, hr/2026-03-02/: is a symbolic link to .* outside the landing"):
+        extract_hr(settings)
+    assert extract_feed(settings.with_(landing_allow_symlinks=True), "hr", D, "t")["tables"]
+
+
+def test_a_symlink_inside_the_landing_is_followed(settings, night):
+    path = employees_path(settings)
+    kept = path.parent.parent / "employees-kept.csv"
+    path.replace(kept)
+    path.symlink_to(kept)
+    assert extract_hr(settings)["tables"][0]["rows"] == 3
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("", False), ("false", False), ("0", False), ("true", True), ("1", True)])
+def test_allow_symlinks_setting(value, allowed):
+    from vigil.config import Settings
+
+    assert Settings.from_env({"VIGIL_LANDING_ALLOW_SYMLINKS": value}).landing_allow_symlinks is allowed
+
+
+def test_allow_symlinks_setting_refuses_other_words():
+    from vigil.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="VIGIL_LANDING_ALLOW_SYMLINKS must be true or false, not 'yes'"):
+        Settings.from_env({"VIGIL_LANDING_ALLOW_SYMLINKS": "yes"})
+
+
+@pytest.mark.parametrize(("termination_date", "ok"), [("2026-03-01", True), ("2026-03-02", True), ("2026-03-03", False)])
+def test_terminated_with_a_termination_date_after_the_feed_date_is_an_error(settings, night, termination_date, ok):
+    """Status terminated and a termination date after D contradict each other (a future leaver is on
+    notice); on D itself the person left today. Never quarantined: it decides revocations."""
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows[1]["termination_date"] = termination_date  # 000102, status terminated
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    if ok:
+        assert extract_hr(settings)["tables"][0]["rows"] == 3
+        return
+    with pytest.raises(FeedError) as e:
+        extract_feed(settings.with_(quarantine_max_share=0.5), "hr", D, "t")
+    assert (e.value.first.line, e.value.first.column) == (3, "status")
+    assert "'terminated': employee is terminated (status) with a termination_date after the feed date" in str(e.value)

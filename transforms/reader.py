@@ -3,17 +3,22 @@
 Everything here is set-based DuckDB SQL on a streaming reader: no Python loop touches feed rows and
 no feed is held whole in pandas. The steps, cheapest first, so a broken file fails fast:
 
-1. the file itself: present, not zero bytes, header decodes, delimiter is a comma, columns match;
-2. structure: DuckDB's strict CSV reader loads every field as text and reports malformed records
-   (bad UTF-8, too many or too few fields, stray quotes) with their physical line;
-3. values: one pass computes, per column and rule, how many rows break it and the first one
+1. the file itself: a regular file (never a pipe, device or directory), not zero bytes, header
+   decodes, line endings are not bare CRs, delimiter is a comma, columns match;
+2. bytes: one pass hashes the file and counts its lines, stopping at the first control character
+   (NUL padding) or line over 4 MiB, each named by line (and column);
+3. structure: DuckDB's strict CSV reader loads every field as text and reports malformed records
+   (bad UTF-8, too many or too few fields, stray quotes) with their physical line; then row
+   conservation: the records read must be the data lines the bytes hold (a skipped blank line or a
+   record the parser lost fails the file);
+4. values: one pass computes, per column and rule, how many rows break it and the first one
    (required, type, accepted values, range);
    A few bad rows do not stop the night: while the rows breaking a value rule are at most the
    quarantine share of the file (default 1%), they are set aside with their line, column and rule
    (never their values) and the rest goes on; above it the file fails. HR key defects (a missing
    employee_id, an employee both active and terminated) always fail: guessing there locks people out;
-4. keys: duplicates of the contract key (always fail: which of two rows is right cannot be known);
-5. output: typed columns, PII replaced by keyed tokens, the source line of every row, written to
+5. keys: duplicates of the contract key (always fail: which of two rows is right cannot be known);
+6. output: typed columns, PII replaced by keyed tokens, the source line of every row, written to
    Parquet for the load step.
 
 Errors name feed, file, line and column. Values of PII columns are never echoed in messages.
@@ -26,6 +31,9 @@ import difflib
 import hashlib
 import io
 import logging
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +44,16 @@ log = logging.getLogger(__name__)
 
 MAX_PROBLEMS_SHOWN = 5
 _HEADER_PROBE_BYTES = 1 << 20
+#: The longest physical line the contract accepts (the same limit DuckDB's reader is given).
+MAX_LINE_BYTES = 4 << 20
+_SCAN_CHUNK = 1 << 20
+# Control characters other than tab, LF and CR (and DEL): never valid in a feed. `translate` with
+# this deletion table leaves only those bytes, so a chunk is checked at C speed.
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
+_LF_RUN, _CRLF_RUN = b"\n" * 256, b"\r\n" * 256
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_BLANK_LINE = re.compile(rb"\n(\r?\n)")  # group 1: the empty line (the header is never empty)
 
 # Contract formats, as RE2 patterns DuckDB evaluates. try_cast then rejects impossible values (2026-02-30).
 _PATTERNS = {
@@ -105,6 +123,9 @@ class StagedTable:
     warnings: list[str] = field(default_factory=list)
     rejected_rows: int = 0  # rows set aside (quarantined); listed in rejected_path
     rejected_path: str | None = None  # Parquet: _source_line, column_name, rule (no values)
+    # Records in the file (CSV: physical lines - header - line breaks inside quoted fields; Parquet:
+    # its rows). Row conservation: rows + rejected_rows == data_lines, or the file fails.
+    data_lines: int = 0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -120,6 +141,41 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def file_kind(path: Path) -> str | None:
+    """None for a regular file (after following symlinks), else what it is, in words.
+
+    Only regular files are read: opening a named pipe blocks until a writer comes (a night that
+    hangs forever), a device or socket is never a delivery, a directory is not a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "missing (a broken symbolic link?)" if os.path.islink(path) else "missing"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+@dataclass
+class FileScan:
+    """One pass over a CSV file's bytes: its hash, its physical lines and where its layout breaks."""
+
+    sha256: str
+    newlines: int  # LF bytes in the file
+    ends_with_newline: bool
+
+    @property
+    def physical_lines(self) -> int:
+        return self.newlines + (0 if self.ends_with_newline else 1)
 
 
 def _q(name: str) -> str:
@@ -152,22 +208,36 @@ class TableReader:
 
     def stage(self, out_path: Path) -> StagedTable:
         """Validate the file and write the staged Parquet; raises FeedError on any contract breach."""
-        sha = sha256_file(self.path)
+        kind = file_kind(self.path)
+        if kind is not None:
+            self._fail([Problem(None, None, f"is {kind}, not a regular file; only regular files are read")])
+        scan = None
         if self.path.suffix == ".parquet":
+            sha = sha256_file(self.path)
             self._load_parquet()
         else:
             self._check_file_and_header()
-            self._load_csv()
+            scan = self._scan()  # before DuckDB reads it: stops at the first control byte or overlong line
+            sha = scan.sha256
+            self._load_csv(scan)
         try:
             rows = self.con.execute(f"SELECT count(*) FROM {self._in}").fetchall()[0][0]
+            self._multiline = rows > 0 and self._has_multiline_fields()
+            data_lines = self._data_lines(scan, rows)
             if rows == 0 and not self.table.allows_header_only:
                 self._fail(
                     [Problem(None, None, "header-only file: a snapshot of a required table can never be empty. "
                              "An empty roster is a source error, not a night where everyone left.")]
                 )
-            self._multiline = rows > 0 and self._has_multiline_fields()
             self._check_values()
             self._check_keys()
+            # Row conservation, on every table: the rows staged plus the rows set aside are the file's
+            # data lines, checked on what is about to be written, before anything is.
+            kept = self.con.execute(f"SELECT count(*) FROM {self._in}").fetchall()[0][0]
+            n_rejected = len({line for line, _, _ in self._rejected})
+            if kept + n_rejected != data_lines:
+                self._fail([Problem(None, None, f"{kept} rows read and {n_rejected} rejected, but the file has "
+                                                f"{data_lines} data lines: a row would have been lost")])
             out_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = out_path.with_suffix(".parquet.tmp")
             self.con.execute(
@@ -177,9 +247,8 @@ class TableReader:
             rejected_path = self._write_rejected(out_path) if self._rejected else None
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {self._in}")
-        n_rejected = len({line for line, _, _ in self._rejected})
-        return StagedTable(self.table.feed, self.table.name, self.display, sha, rows - n_rejected, str(out_path),
-                           self.warnings, n_rejected, rejected_path)
+        return StagedTable(self.table.feed, self.table.name, self.display, sha, kept, str(out_path),
+                           self.warnings, n_rejected, rejected_path, data_lines)
 
     # ------------------------------------------------------------------ steps
 
@@ -194,6 +263,9 @@ class TableReader:
         with open(self.path, "rb") as fh:
             probe = fh.read(_HEADER_PROBE_BYTES)
         first_line = probe.split(b"\n", 1)[0].rstrip(b"\r")
+        if b"\r" in first_line:
+            self._fail([Problem(1, None, "lines end with a bare CR (classic Mac line endings); "
+                                         "the contract requires LF or CRLF")])
         if first_line.startswith(b"\xef\xbb\xbf"):
             first_line = first_line[3:]
         try:
@@ -228,25 +300,126 @@ class TableReader:
             log.warning("%s feed, %s: unknown column %r ignored", self.table.feed, self.display, name)
         self._header = header
 
-    def _load_csv(self) -> None:
+    def _scan(self) -> FileScan:
+        """Hash the file and count its physical lines in one pass over its bytes, stopping at the first
+        control character (NUL padding, a sparse tail) or the first line over MAX_LINE_BYTES."""
+        h = hashlib.sha256()
+        newlines = offset = line_start = 0
+        last = b""
+        with open(self.path, "rb") as fh:
+            while chunk := fh.read(_SCAN_CHUNK):
+                bad = chunk.translate(None, _NOT_CONTROL)
+                if bad:
+                    pos = min(chunk.find(bytes([b])) for b in set(bad))
+                    nl = chunk.rfind(b"\n", 0, pos)
+                    start = offset + nl + 1 if nl >= 0 else line_start
+                    self._fail_control(newlines + chunk.count(b"\n", 0, pos) + 1, start, offset + pos, chunk[pos])
+                first_nl = chunk.find(b"\n")
+                end = offset + (first_nl if first_nl >= 0 else len(chunk))
+                if end - line_start > MAX_LINE_BYTES:
+                    self._fail([Problem(newlines + 1, None, f"line longer than {MAX_LINE_BYTES >> 20} MiB, the "
+                                        "contract's maximum (a runaway field or a corrupted file?)")])
+                if first_nl >= 0:
+                    line_start = offset + chunk.rfind(b"\n") + 1
+                    padding = chunk.find(_LF_RUN)
+                    if padding < 0:
+                        padding = chunk.find(_CRLF_RUN)
+                    if padding >= 0:  # a tail of line breaks: stop here rather than read gigabytes of nothing
+                        self._fail([Problem(newlines + chunk.count(b"\n", 0, padding) + 2, None,
+                                            f"{len(_LF_RUN)} empty lines in a row: the file is padded")])
+                h.update(chunk)
+                newlines += chunk.count(b"\n")
+                offset += len(chunk)
+                last = chunk[-1:]
+        return FileScan(h.hexdigest(), newlines, last == b"\n")
+
+    def _first_line_matching(self, pattern: re.Pattern) -> int | None:
+        """Physical line of the first match of `pattern` (a diagnosis, run only once a file has failed)."""
+        newlines, tail = 0, b""  # tail: the previous chunk's last 2 bytes, for matches across chunks
+        with open(self.path, "rb") as fh:
+            while chunk := fh.read(_SCAN_CHUNK):
+                data = tail + chunk
+                m = pattern.search(data)
+                if m and m.end() < len(data):  # a match at the very end may change with the next chunk
+                    return newlines - tail.count(b"\n") + data.count(b"\n", 0, m.start(m.lastindex or 0)) + 1
+                newlines += chunk.count(b"\n")
+                tail = data[-2:]
+        m = pattern.search(tail)  # at the end of the file nothing more can follow
+        return newlines - tail.count(b"\n") + tail.count(b"\n", 0, m.start(m.lastindex or 0)) + 1 if m else None
+
+    def _fail_at_bad_line_ending(self) -> None:
+        """A line DuckDB skipped or choked on: an empty line or a bare CR, named by its line, if there is one."""
+        blank = self._first_line_matching(_BLANK_LINE)
+        lone_cr = self._first_line_matching(_LONE_CR)
+        problems = []
+        if blank is not None:
+            problems.append(Problem(blank, None, "empty line: the contract has no blank lines "
+                                                 "(a padded or concatenated extract?)"))
+        if lone_cr is not None:
+            problems.append(Problem(lone_cr, None, "a bare CR ends a line; the contract requires LF or CRLF"))
+        if problems:
+            self._fail(sorted(problems, key=lambda p: p.line)[:1])
+
+    def _fail_control(self, line: int, line_start: int, at: int, byte: int) -> None:
+        """A control byte: name its line and, from the fields before it on that line, its column."""
+        with open(self.path, "rb") as fh:
+            fh.seek(line_start)
+            before = fh.read(min(at - line_start, MAX_LINE_BYTES)).decode("utf-8", "replace")
+        try:
+            fields = next(csv.reader([before]), [])
+        except csv.Error:
+            fields = []
+        index = max(len(fields) - 1, 0)
+        column = self._header[index] if index < len(self._header) else None
+        what = "NUL byte (0x00)" if byte == 0 else f"control character 0x{byte:02x}"
+        self._fail([Problem(line, column, f"{what}: control characters are not allowed (only tab, CR and LF; "
+                                          "a padded or corrupted file?)")])
+
+    def _data_lines(self, scan: FileScan | None, rows: int) -> int:
+        """The records the file holds, counted from its bytes, not from what DuckDB returned: physical
+        lines minus the header minus line breaks inside quoted fields. A line the CSV reader skipped
+        (an empty line) or lost shows here as a difference, named by its line when it can be."""
+        if scan is None:
+            return rows  # Parquet: the rows are the records
+        embedded = 0
+        if self._multiline:
+            nl = " + ".join(f"coalesce(length({_q(c)}) - length(replace({_q(c)}, chr(10), '')), 0)" for c in self._header)
+            embedded = int(self.con.execute(f"SELECT coalesce(sum({nl}), 0) FROM {self._in}").fetchall()[0][0])
+        data_lines = scan.physical_lines - 1 - embedded
+        if data_lines != rows:
+            self.con.execute(f"DROP TABLE IF EXISTS {self._in}")
+            self._fail_at_bad_line_ending()
+            self._fail([Problem(None, None, f"the file has {data_lines} data lines but {rows} records could be read: "
+                                            "a row would have been lost")])
+        return data_lines
+
+    def _load_csv(self, scan: FileScan) -> None:
         columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in self._header) + "}"
         rejects = f"_rej_{self.table.feed}__{self.table.name}"
         self.con.execute(f"DROP TABLE IF EXISTS {rejects}")
         self.con.execute(f"DROP TABLE IF EXISTS {rejects}_scans")
         # auto_detect off and strict on: the contract fixes the dialect, so nothing is guessed and
         # every malformed record is reported rather than silently repaired.
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {self._in} AS SELECT * FROM read_csv({_lit(str(self.path))}, "
-            f"auto_detect=false, header=true, columns={columns}, delim=',', quote='\"', escape='\"', "
-            f"strict_mode=true, store_rejects=true, rejects_table={_lit(rejects)}, "
-            f"rejects_scan={_lit(rejects + '_scans')}, max_line_size=4194304)"
-        )
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {self._in} AS SELECT * FROM read_csv({_lit(str(self.path))}, "
+                f"auto_detect=false, header=true, columns={columns}, delim=',', quote='\"', escape='\"', "
+                f"strict_mode=true, store_rejects=true, rejects_table={_lit(rejects)}, "
+                f"rejects_scan={_lit(rejects + '_scans')}, max_line_size={MAX_LINE_BYTES})"
+            )
+        except Exception as exc:  # DuckDB gives up on the whole file (e.g. a bare CR): say where, if known
+            if "Interrupt" in type(exc).__name__:
+                raise
+            log.debug("read_csv failed on %s", self.display, exc_info=True)
+            self._fail_at_bad_line_ending()
+            self._fail([Problem(None, None, f"not readable as CSV ({type(exc).__name__}): malformed quoting or line endings")])
         rows = self.con.execute(
             f"SELECT line, column_name, error_type, error_message FROM {rejects} ORDER BY line, column_idx"
         ).fetchall()
         self.con.execute(f"DROP TABLE IF EXISTS {rejects}")
         self.con.execute(f"DROP TABLE IF EXISTS {rejects}_scans")
         if rows:
+            self.con.execute(f"DROP TABLE IF EXISTS {self._in}")
             problems = []
             for line, column, error_type, message in rows:
                 problems.append(Problem(int(line), column, self._describe_reject(error_type, message, column)))
@@ -259,6 +432,8 @@ class TableReader:
             return "more fields than the header (an unquoted comma?)"
         if error_type == "MISSING COLUMNS":
             return "fewer fields than the header (a truncated line or wrong delimiter?)"
+        if error_type == "LINE SIZE OVER MAXIMUM":
+            return f"record longer than {MAX_LINE_BYTES >> 20} MiB, the contract's maximum"
         if error_type in ("UNQUOTED VALUE", "UNTERMINATED QUOTE"):
             return "malformed quoting (quotes inside a field must be doubled, RFC 4180)"
         # DuckDB's own message may quote the record; only its kind is shown, so no PII can leak.
@@ -318,6 +493,10 @@ class TableReader:
         rules = []
         if col.required:
             rules.append((f"{v} IS NULL", "a value is required"))
+        if self._is_code(col):
+            # '000101 ' and '000101' would be two people: identifiers and codes must be exact.
+            rules.append((f"regexp_matches({v}, '^\\s|\\s$')",
+                          "leading or trailing whitespace in an identifier or code (it must be exact)"))
         if col.type in _PATTERNS and not col.pii:
             rules.append(
                 (
@@ -328,7 +507,13 @@ class TableReader:
             )
         if col.values:
             allowed = ", ".join(_lit(x) for x in col.values)
-            rules.append((f"{v} IS NOT NULL AND {v} NOT IN ({allowed})", f"expected one of: {', '.join(col.values)}"))
+            rules.append((f"{v} IS NOT NULL AND trim({v}) NOT IN ({allowed})", f"expected one of: {', '.join(col.values)}"))
+        if col.type == "timestamp" and self.feed_date is not None:
+            # An extract of day D cannot hold a later event. The date is the timestamp's own (local)
+            # date, so an evening event in UTC+14 on day D is still day D.
+            rules.append((f"try_cast(left({v}, 10) AS DATE) > DATE '{self.feed_date}'",
+                          f"a timestamp after the feed date {self.feed_date}: an extract of that day cannot hold "
+                          "a later event"))
         if col.min_value is not None or col.max_value is not None:
             rules.append(
                 (
@@ -337,6 +522,11 @@ class TableReader:
                 )
             )
         return rules
+
+    def _is_code(self, col: Column) -> bool:
+        """Keys, references to keys (…_id) and enumerations: values that identify, never free text."""
+        return col.type == "text" and not col.pii and (
+            col.name in self.table.key or col.name.endswith("_id") or col.values is not None)
 
     def _consistency_rules(self) -> list[tuple[str, str, str]]:
         """(column, SQL condition TRUE for a bad row, what was expected) across columns of a row."""
@@ -348,6 +538,10 @@ class TableReader:
         if self.feed_date is not None:
             rules.append(("status", f"status IN ('active', 'notice', 'leave') AND {terminated} <= DATE '{self.feed_date}'",
                           "employee is both active (status) and terminated (termination_date on or before the feed date)"))
+            # The other way round: a future leaver is on notice until the day, not terminated already.
+            rules.append(("status", f"status = 'terminated' AND {terminated} > DATE '{self.feed_date}'",
+                          "employee is terminated (status) with a termination_date after the feed date: a future "
+                          "leaver has status notice until that day"))
         return rules
 
     def _always_fails(self, col: Column) -> bool:

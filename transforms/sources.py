@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from vigil.transforms.contract import TABLES_BY_FEED, Table
-from vigil.transforms.reader import FeedError, Problem
+from vigil.transforms.reader import FeedError, Problem, file_kind
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +37,46 @@ class FeedFile:
 class LandingSource:
     """`<root>/<feed>/<YYYY-MM-DD>/<table>.csv|.parquet`, with an optional `_manifest.json`."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, allow_symlinks: bool = False):
         parsed = urlparse(str(root))
         if parsed.scheme not in ("", "file"):
             # Object stores plug in here; until then, sync or mount the bucket to a path.
             raise ValueError(f"landing {root!r}: only local paths are supported (got scheme {parsed.scheme!r})")
         self.root = Path(parsed.path if parsed.scheme == "file" else str(root))
+        self.allow_symlinks = allow_symlinks
 
     def folder(self, feed: str, date: dt.date) -> Path:
         return self.root / feed / date.isoformat()
 
+    def _check_inside(self, feed: str, path: Path, display: str) -> None:
+        """Refuse a file or folder that a symbolic link takes outside the landing directory (unless
+        VIGIL_LANDING_ALLOW_SYMLINKS): what is loaded must be what was delivered to the landing zone."""
+        if self.allow_symlinks:
+            return
+        target = path.resolve()
+        if not target.is_relative_to(self.root.resolve()):
+            raise FeedError(feed, display, f"is a symbolic link to {target}, outside the landing directory: refused "
+                                           "(set VIGIL_LANDING_ALLOW_SYMLINKS=true to allow it)")
+
+    def _check_regular(self, feed: str, path: Path, display: str) -> None:
+        self._check_inside(feed, path, display)
+        kind = file_kind(path)
+        if kind is not None:
+            raise FeedError(feed, display, f"is {kind}, not a regular file; only regular files are read")
+
     def files_for(self, feed: str, date: dt.date, work_dir: Path | None = None) -> tuple[list[FeedFile], list[str]]:
         folder = self.folder(feed, date)
         rel = f"{feed}/{date.isoformat()}"
+        if folder.exists() and not folder.is_dir():
+            raise FeedError(feed, rel + "/", f"no delivery: {folder} is {file_kind(folder)}, not a folder")
         if not folder.is_dir():
             raise FeedError(feed, rel + "/", f"no delivery: folder {folder} does not exist")
+        self._check_inside(feed, folder, rel + "/")
         files, warnings = [], []
         known = set()
         for table in TABLES_BY_FEED[feed]:
             candidates = [folder / f"{table.file_stem}{ext}" for ext in (".csv", ".parquet")]
-            present = [p for p in candidates if p.exists()]
+            present = [p for p in candidates if p.exists() or p.is_symlink()]
             known.update(p.name for p in candidates)
             if len(present) > 1:
                 raise FeedError(feed, f"{rel}/{table.file_stem}.*", "both .csv and .parquet delivered; send one")
@@ -64,12 +84,14 @@ class LandingSource:
                 if table.required:
                     raise FeedError(feed, f"{rel}/{table.file_stem}.csv", "required file is missing")
                 continue
+            self._check_regular(feed, present[0], f"{rel}/{present[0].name}")
             files.append(FeedFile(table, present[0], f"{rel}/{present[0].name}"))
         for extra in sorted(p.name for p in folder.iterdir()):
             if extra not in known and extra != MANIFEST and not extra.startswith("."):
                 warnings.append(f"{rel}/{extra}: not part of the contract, ignored")
         manifest = folder / MANIFEST
-        if manifest.exists():
+        if manifest.exists() or manifest.is_symlink():
+            self._check_regular(feed, manifest, f"{rel}/{MANIFEST}")
             files = read_manifest(feed, date, manifest, files, rel)
         return files, warnings
 
