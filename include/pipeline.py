@@ -160,6 +160,7 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
             verify_against_manifest(f, s.rows + s.rejected_rows, s.sha256)
             staged.append(s)
             warnings.extend(s.warnings)
+        check_feed_references(con, feed, staged)
     finally:
         con.close()
         if settings.source == "sql":
@@ -172,6 +173,35 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
         "tables": [s.to_dict() for s in staged],
         "warnings": warnings,
     }
+
+
+def check_feed_references(con, feed: str, staged: list[StagedTable]) -> None:
+    """The raw gate's critical references within one feed (e.g. every entitlement's account is in
+    the same night's accounts file), checked on the staged files before anything is loaded: a
+    dangling row fails the extract naming its file, line and column, where the gate would fail the
+    night after the load. A parent row the reader quarantined counts as missing."""
+    from vigil.quality.suites import REFERENCES
+
+    by_table = {f"{s.feed}__{s.table}": s for s in staged}
+    for child, parent, pairs, same_night, severity in REFERENCES:
+        if severity != "critical" or not same_night or child not in by_table or parent not in by_table:
+            continue
+        c, p = by_table[child], by_table[parent]
+        on = " AND ".join(f"p.{pc} = c.{cc}" for cc, pc in pairs)
+        not_null = " AND ".join(f"c.{cc} IS NOT NULL" for cc, _ in pairs)
+        rows = con.execute(
+            f"SELECT min(c._source_line), count(*) FROM read_parquet(?) AS c "
+            f"WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM read_parquet(?) AS p WHERE {on})",
+            [c.staged_path, p.staged_path]).fetchall()
+        line, count = rows[0]
+        if count:
+            from vigil.transforms.reader import FeedError, Problem
+
+            cols = ", ".join(cc for cc, _ in pairs)
+            raise FeedError(feed, c.source_file, [Problem(
+                int(line), pairs[-1][0],
+                f"({cols}) has no row in {p.source_file} of the same night"
+                + (f" ({p.rejected_rows} of its rows were quarantined)" if p.rejected_rows else ""), int(count))])
 
 
 @timed_step
