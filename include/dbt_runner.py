@@ -15,6 +15,7 @@ that can be captured whole.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -275,6 +276,29 @@ def _redact(text: str, secrets: list[str]) -> str:
     return text
 
 
+def _die_with_parent(parent: int) -> None:
+    """In the dbt child before exec: the kernel sends it SIGKILL when the process that started it
+    dies, however it dies (kill -9 included), so an orphaned dbt never keeps the warehouse locked.
+    Linux only (prctl); elsewhere the rerun names the orphan instead (vigil.warehouse)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def _lock_wait() -> float:
+    from vigil.warehouse import lock_wait_seconds
+
+    return lock_wait_seconds()
+
+
 def run_dbt(
     args: list[str],
     *,
@@ -333,17 +357,28 @@ def run_dbt(
 
     log.info("running dbt %s (target %s, run_date %s)", " ".join(args), wh_env["VIGIL_DBT_TARGET"], run_date)
     started = time.monotonic()
-    proc = subprocess.run(
-        [dbt_executable(), *command],
-        cwd=work_dir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        check=False,
-    )
+    wait_until = started + _lock_wait()
+    delay = 0.5
+    while True:
+        proc = subprocess.run(
+            [dbt_executable(), *command],
+            cwd=work_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            check=False,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),  # kill -9 of the run: dbt dies too
+        )
+        # dbt could not open the DuckDB file because another process (a reader such as `vigil
+        # review`) briefly holds it: nothing ran, so wait and try again, up to VIGIL_LOCK_WAIT_SECONDS.
+        if proc.returncode == 0 or "Could not set lock" not in (proc.stdout or "") or time.monotonic() >= wait_until:
+            break
+        log.info("dbt %s: the warehouse is locked by another process; retrying", args[0])
+        time.sleep(min(delay, max(0.0, wait_until - time.monotonic())))
+        delay = min(delay * 2, 5.0)
     elapsed = time.monotonic() - started
     output = _redact(proc.stdout or "", secrets)
 

@@ -17,6 +17,7 @@ warehouse until all four feeds have passed, so bad input never touches what is a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -35,7 +36,7 @@ from vigil.transforms.contract import table as contract_table
 from vigil.transforms.pseudonymise import install_duckdb_key
 from vigil.transforms.reader import StagedTable, TableReader
 from vigil.transforms.sources import LandingSource, SqlSource, verify_against_manifest
-from vigil.warehouse import Warehouse, configure_duckdb
+from vigil.warehouse import Warehouse, WarehouseBusy, configure_duckdb, hold_run_lock
 
 log = logging.getLogger(__name__)
 
@@ -429,7 +430,7 @@ class RunSummary:
     run_id: str
     steps: list[StepReport] = field(default_factory=list)
     ok: bool = False
-    status: str = "failed"  # "published" | "held" (a breaker tripped) | "failed"
+    status: str = "failed"  # "published" | "held" (a breaker tripped) | "failed" | "busy" (another process has the warehouse)
     error: str | None = None
     summary_path: Path | None = None
 
@@ -458,9 +459,37 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
 
     actions=False stops after publish: no tickets, no delivery, no alerts (model tests, benchmarks
     of the data path, `vigil run --no-actions`). full_refresh=True rebuilds the incremental models
-    whole (build_models)."""
+    whole (build_models).
+
+    One run per DuckDB warehouse at a time: when another run holds it, the summary says so with
+    status "busy" (`vigil` exits 4) and nothing is read or written, not even this night's summary."""
     report = report or (lambda event, msg: None)
     summary = RunSummary(run_date, run_id or new_run_id(run_date))
+    try:
+        run_lock = _run_lock(settings, run_date)
+        run_lock.__enter__()
+    except WarehouseBusy as exc:
+        # Another run has this warehouse: report it and leave everything, its summary included, alone.
+        summary.error, summary.status = str(exc), "busy"
+        return summary
+    try:
+        return _run_nightly_locked(settings, run_date, summary, report, actions=actions, full_refresh=full_refresh)
+    finally:
+        run_lock.__exit__(None, None, None)
+
+
+def _run_lock(settings: Settings, run_date: dt.date):
+    """One run per DuckDB warehouse at a time (vigil.warehouse.hold_run_lock). PostgreSQL takes
+    concurrent sessions; its loads and publish are transactions."""
+    from vigil.config import is_postgres_url
+
+    if is_postgres_url(settings.warehouse):
+        return contextlib.nullcontext()
+    return hold_run_lock(Path(settings.warehouse), run_date)
+
+
+def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSummary, report: Reporter, *,
+                        actions: bool, full_refresh: bool) -> RunSummary:
 
     def step(name: str, fn, describe) -> dict:
         report("start", name)
@@ -532,7 +561,8 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
 
         log.debug("run failed", exc_info=True)
         summary.error = str(exc)
-        summary.status = "held" if isinstance(exc, BreakerHold) else "failed"
+        summary.status = "held" if isinstance(exc, BreakerHold) else "busy" if isinstance(exc, WarehouseBusy) \
+            else "failed"
     summary.summary_path = write_summary(settings, summary)
     return summary
 
