@@ -88,15 +88,6 @@ def test_deliver_gives_up_after_the_lock_wait_with_one_line_and_exit_4(tmp_path,
     assert f"(pid {holder.pid}: python" in line and f"waited {wait} s" in line and "VIGIL_LOCK_WAIT_SECONDS" in line
 
 
-def test_two_delivers_at_once_both_finish(tmp_path, warehouse):
-    env = _env(tmp_path)
-    procs = [subprocess.Popen([VIGIL, "deliver"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    results = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
-    assert all("Traceback" not in err for _, err in results)
-
-
 def test_a_reader_waits_for_a_writer_and_a_writer_for_a_reader(tmp_path, warehouse):
     """Library level, both directions: a read-only connection (vigil review, plan) waits for a step
     that writes, and a step that writes waits for a reader, each up to VIGIL_LOCK_WAIT_SECONDS."""
@@ -217,5 +208,8 @@ def test_kill_9_of_a_run_takes_its_dbt_child_with_it(tmp_path):
     finally:
         if run.poll() is None:
             run.kill()
+        if dbt is not None and "dbt" in _cmdline(dbt):  # the failure case: do not leave it running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(dbt, signal.SIGKILL)
     done = _vigil(["deliver"], env)  # the immediate next command gets the warehouse
     assert done.returncode == 0, done.stderr
