@@ -255,6 +255,14 @@ def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, sc
     )
     summary = result.to_dict()
     if result.failed_critical:
+        if layer == "raw":
+            # Write -> audit -> keep: the partitions this run loaded for D leave raw again, so a failed
+            # night leaves the raw layer as it found it (for a first load of D) and the ledger without it.
+            wh = Warehouse.open(settings.warehouse_for("loader"), memory_limit=settings.duckdb_memory_limit,
+                                threads=settings.duckdb_threads)
+            removed = wh.discard_run(run_date, run_id)
+            log.info("raw gate failed for %s: removed the partitions run %s loaded (%s)", run_date, run_id,
+                     ", ".join(removed) or "none")
         if alert:
             send_alerts(settings, run_date, run_id, [_dq_alert(result, run_date, run_id)], role="transformer")
         raise QualityGateFailed(result)

@@ -303,6 +303,24 @@ class Warehouse:
                 results.append(TableLoad(t.name, s.rows, "loaded", stale, s.rejected_rows))
         return results
 
+    def discard_run(self, date: dt.date, run_id: str) -> list[str]:
+        """Take back what run `run_id` loaded for night D, in one transaction: its rows of every raw
+        table, its ledger and quarantine rows. For a night the raw gate failed: the failed partitions
+        leave raw, and a rerun with corrected files loads them again. Tables the run left as they were
+        (the same file already loaded) are untouched. Returns the tables it removed a partition from."""
+        removed: list[str] = []
+        with self.transaction() as con:
+            loaded = self._fetchall(con, f"SELECT feed, table_name FROM {LEDGER} WHERE feed_date = %s AND run_id = %s "
+                                         f"ORDER BY 1, 2", (date, run_id))
+            for feed, table in loaded:
+                t = next(t for t in TABLES_BY_FEED[feed] if t.name == table)
+                con.execute(f"DELETE FROM {RAW_SCHEMA}.{t.raw_table} WHERE _feed_date = %s AND _run_id = %s",
+                            (date, run_id))
+                removed.append(f"{RAW_SCHEMA}.{t.raw_table}")
+            con.execute(f"DELETE FROM {LEDGER} WHERE feed_date = %s AND run_id = %s", (date, run_id))
+            con.execute(f"DELETE FROM {REJECTED} WHERE feed_date = %s AND run_id = %s", (date, run_id))
+        return removed
+
     def _insert_rejected(self, con, feed: str, table: str, date: dt.date, s: StagedTable, run_id: str,
                          loaded_at: dt.datetime) -> None:
         if not s.rejected_path:
