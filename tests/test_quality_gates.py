@@ -317,3 +317,26 @@ def test_a_failed_raw_gate_takes_the_nights_partitions_back_out_of_raw(settings,
         audit_raw(settings, D, "tonight", alert=False)
     assert wh.table_checksums(("raw",)) == before
     assert query(settings.warehouse, "SELECT count(*) FROM raw._vigil_loads WHERE feed_date = %s", (D,)) == [(0,)]
+
+
+@pytest.mark.postgres
+def test_discarding_a_run_on_postgres_restores_raw(settings, pg_url):
+    """The same take-back on PostgreSQL (no gate needed): raw checksum-equal to before night D."""
+    from dataclasses import replace
+
+    from conftest import minimal_night_as_of, write_night
+    from vigil.pipeline import extract_feed, load_feed
+    from vigil.transforms.contract import FEEDS
+    from vigil.warehouse import Warehouse
+
+    s = replace(settings, warehouse=pg_url)
+    for day, run_id in ((PREV, "night-before"), (D, "tonight")):
+        write_night(Path(s.landing), day, minimal_night_as_of(day))
+        if day == D:
+            before = Warehouse.open(pg_url).table_checksums(("raw",))
+        for feed in FEEDS:
+            load_feed(s, extract_feed(s, feed, day, run_id))
+    wh = Warehouse.open(pg_url)
+    assert wh.table_checksums(("raw",)) != before
+    assert "raw.hr__employees" in wh.discard_run(D, "tonight")
+    assert wh.table_checksums(("raw",)) == before
