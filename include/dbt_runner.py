@@ -15,7 +15,6 @@ that can be captured whole.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -276,21 +275,28 @@ def _redact(text: str, secrets: list[str]) -> str:
     return text
 
 
-def _die_with_parent(parent: int) -> None:
-    """In the dbt child before exec: the kernel sends it SIGKILL when the process that started it
-    dies, however it dies (kill -9 included), so an orphaned dbt never keeps the warehouse locked.
-    Linux only (prctl); elsewhere the rerun names the orphan instead (vigil.warehouse)."""
-    try:
-        import ctypes
-        import signal
+def _die_with_parent_hook():
+    """A preexec_fn for the dbt child: before exec, ask the kernel to SIGKILL it when the process
+    that started it dies, however it dies (kill -9 included), so an orphaned dbt never keeps the
+    warehouse locked. Linux only (prctl); elsewhere None, and the rerun names the orphan instead
+    (vigil.warehouse). Everything is looked up here, in the parent: the child between fork and exec
+    only calls prctl (the run's progress display has threads, so the child must take no locks)."""
+    import ctypes
+    import signal
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+    parent, sigkill, getppid, exit_now = os.getpid(), int(signal.SIGKILL), os.getppid, os._exit
+    PR_SET_PDEATHSIG = 1
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+        if getppid() != parent:  # the parent died before prctl took effect
+            exit_now(1)
+
+    return hook
 
 
 def _lock_wait() -> float:
@@ -358,6 +364,7 @@ def run_dbt(
     log.info("running dbt %s (target %s, run_date %s)", " ".join(args), wh_env["VIGIL_DBT_TARGET"], run_date)
     started = time.monotonic()
     wait_until = started + _lock_wait()
+    die_with_parent = _die_with_parent_hook()
     delay = 0.5
     while True:
         proc = subprocess.run(
@@ -370,7 +377,7 @@ def run_dbt(
             text=True,
             errors="replace",
             check=False,
-            preexec_fn=functools.partial(_die_with_parent, os.getpid()),  # kill -9 of the run: dbt dies too
+            preexec_fn=die_with_parent,  # kill -9 of the run: dbt dies too
         )
         # dbt could not open the DuckDB file because another process (a reader such as `vigil
         # review`) briefly holds it: nothing ran, so wait and try again, up to VIGIL_LOCK_WAIT_SECONDS.
