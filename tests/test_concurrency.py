@@ -26,7 +26,7 @@ VIGIL = str(Path(sys.executable).with_name("vigil"))
 HOLDER = textwrap.dedent("""
     import select, sys, duckdb
     con = duckdb.connect(sys.argv[1])          # the write lock, as a night's step holds it
-    con.execute("CREATE TABLE IF NOT EXISTS held (a INT)")
+    con.execute("CREATE TABLE IF NOT EXISTS held (a INT)") if "create" in sys.argv else None
     print("locked", flush=True)
     select.select([sys.stdin], [], [], float(sys.argv[2]))   # until told (stdin closed) or timed out
     con.close()
@@ -38,9 +38,10 @@ def _env(tmp_path: Path, **extra) -> dict:
             "VIGIL_OUT": str(tmp_path / "out"), "VIGIL_PSEUDONYMISATION_KEY": TEST_KEY.decode(), **extra}
 
 
-def _hold(path: Path, seconds: float, *, argv0: list[str] | None = None) -> subprocess.Popen:
-    """A process holding the warehouse's write lock for `seconds`; returns once it holds it."""
-    proc = subprocess.Popen([*(argv0 or [sys.executable, "-c", HOLDER]), str(path), str(seconds)],
+def _hold(path: Path, seconds: float, *, create: bool = False) -> subprocess.Popen:
+    """A process holding the warehouse's write lock for `seconds` or until its stdin is closed
+    (`create`: it also creates an empty table `held`); returns once it holds the lock."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds), *(["create"] if create else [])],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "locked"
     return proc
@@ -94,7 +95,7 @@ def test_a_reader_waits_for_a_writer_and_a_writer_for_a_reader(tmp_path, warehou
     from vigil.warehouse import Warehouse
 
     wh = Warehouse.open(str(warehouse))
-    holder = _hold(warehouse, 1.0)  # lets go after 1 s by itself
+    holder = _hold(warehouse, 1.0, create=True)  # lets go after 1 s by itself
     with wh.connection() as con:  # read-only: waits for the writer
         assert con.execute("SELECT count(*) FROM held").fetchall() == [(0,)]
     holder.wait(timeout=30)
@@ -213,3 +214,34 @@ def test_kill_9_of_a_run_takes_its_dbt_child_with_it(tmp_path):
                 os.kill(dbt, signal.SIGKILL)
     done = _vigil(["deliver"], env)  # the immediate next command gets the warehouse
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_vigil_plan_during_a_nights_write_waits_for_it(demo_warehouse, tmp_path):
+    """A read-only report (`vigil plan`; `vigil review` reads the same way) started while a step of
+    the night holds the write lock waits for it and then answers, with no traceback; given up
+    after VIGIL_LOCK_WAIT_SECONDS, exit 4 with one line."""
+    import shutil
+
+    warehouse = tmp_path / "wh.duckdb"
+    shutil.copy(demo_warehouse.settings.warehouse, warehouse)
+    env = _env(tmp_path, VIGIL_WAREHOUSE=str(warehouse), VIGIL_LOCK_WAIT_SECONDS="120")
+    day = demo_warehouse.last.isoformat()
+
+    holder = _hold(warehouse, 120)
+    plan = subprocess.Popen([VIGIL, "-v", "plan", "--date", day, "--json"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert "waiting up to 120 s for the warehouse" in plan.stderr.readline()
+    holder.stdin.close()
+    holder.wait(timeout=30)
+    out, err = plan.communicate(timeout=120)
+    assert plan.returncode == 0, err
+    assert '"breakers"' in out and "Traceback" not in err
+
+    holder = _hold(warehouse, 120)
+    try:
+        done = _vigil(["plan", "--date", day], {**env, "VIGIL_LOCK_WAIT_SECONDS": "1"})
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert done.returncode == 4 and len(done.stderr.strip().splitlines()) == 1, done.stderr
