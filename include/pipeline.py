@@ -263,6 +263,12 @@ def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, sc
             removed = wh.discard_run(run_date, run_id)
             log.info("raw gate failed for %s: removed the partitions run %s loaded (%s)", run_date, run_id,
                      ", ".join(removed) or "none")
+            from vigil import breakers
+
+            breakers.append_audit(settings.warehouse_for("transformer"), run_date=run_date, event="raw_discarded",
+                                  actor="vigil", details={"run_id": run_id, "tables": removed,
+                                                          "failed": [f"{e.suite}:{e.expectation}"
+                                                                     for e in result.failed_critical]})
         if alert:
             send_alerts(settings, run_date, run_id, [_dq_alert(result, run_date, run_id)], role="transformer")
         raise QualityGateFailed(result)

@@ -317,6 +317,8 @@ def test_a_failed_raw_gate_takes_the_nights_partitions_back_out_of_raw(settings,
         audit_raw(settings, D, "tonight", alert=False)
     assert wh.table_checksums(("raw",)) == before
     assert query(settings.warehouse, "SELECT count(*) FROM raw._vigil_loads WHERE feed_date = %s", (D,)) == [(0,)]
+    [(details,)] = query(settings.warehouse, "SELECT details FROM audit.audit_log WHERE event = 'raw_discarded'")
+    assert "raw.hr__employees" in details and "row_count" in details and "tonight" in details
 
 
 @pytest.mark.postgres
