@@ -233,7 +233,20 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
 def audit_raw(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool = True) -> dict:
     """The raw layer's Great Expectations suites on night D: critical failures stop the night before
     dbt runs (so nothing downstream changes); warnings are reported. Results go to audit.dq_results
-    and Data Docs to <out>/data_docs/."""
+    and Data Docs to <out>/data_docs/. A failed gate takes the night's partitions back out of raw
+    (Warehouse.discard_run), so the gate refuses a night whose required tables are not loaded
+    rather than pass it with nothing to check (an Airflow task cleared without the loads)."""
+    from vigil.transforms.contract import TABLES
+
+    wh = Warehouse.open(settings.warehouse_for("transformer"))
+    with wh.transaction() as con:
+        wh.ensure_raw_schema(con)
+        loaded = {(f, t) for f, t in wh._fetchall(
+            con, "SELECT feed, table_name FROM raw._vigil_loads WHERE feed_date = %s", (run_date,))}
+    missing = [f"{t.feed}/{t.name}" for t in TABLES if t.required and (t.feed, t.name) not in loaded]
+    if missing:
+        raise RuntimeError(f"night {run_date} is not loaded ({', '.join(missing)} missing from raw._vigil_loads); "
+                           "run its loads first (in Airflow: clear the load tasks together with audit_raw)")
     return _audit(settings, "raw", run_date, run_id, schema=None, alert=alert)
 
 

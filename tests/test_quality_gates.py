@@ -319,6 +319,9 @@ def test_a_failed_raw_gate_takes_the_nights_partitions_back_out_of_raw(settings,
     assert query(settings.warehouse, "SELECT count(*) FROM raw._vigil_loads WHERE feed_date = %s", (D,)) == [(0,)]
     [(details,)] = query(settings.warehouse, "SELECT details FROM audit.audit_log WHERE event = 'raw_discarded'")
     assert "raw.hr__employees" in details and "row_count" in details and "tonight" in details
+    # the gate again alone (an Airflow task cleared without its loads) refuses, rather than pass on nothing
+    with pytest.raises(RuntimeError, match=r"night 2026-03-02 is not loaded \(hr/employees, .*run its loads first"):
+        audit_raw(settings, D, "tonight", alert=False)
 
 
 @pytest.mark.postgres
