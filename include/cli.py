@@ -12,7 +12,8 @@
     vigil bench --scale small|medium|large|xl [--engine duckdb|postgresql]   the nightly benchmark (docs/benchmarks.md)
 
 Exit codes: 0 success, 1 the pipeline failed (the message says where and why), 2 bad usage,
-3 a circuit breaker held the night (nothing published, no tickets; see `vigil plan` / `vigil approve`).
+3 a circuit breaker held the night (nothing published, no tickets; see `vigil plan` / `vigil approve`),
+4 another process holds the warehouse (another `vigil run`, or any process past VIGIL_LOCK_WAIT_SECONDS).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from vigil.config import ConfigError, Settings
+from vigil.warehouse import WarehouseBusy
 
 # soft_wrap: logs and CI capture are not terminals, and a message must stay on one line there.
 console = Console(stderr=False, highlight=False, soft_wrap=True)
@@ -195,6 +197,8 @@ def _run_one(settings: Settings, date: dt.date, *, actions: bool = True, full_re
     if summary.ok:
         console.print(f"[green]✓ {date} done[/] in {sum(s.seconds for s in summary.steps):.1f}s "
                       f"({_plural(len(summary.warnings), 'warning')}). Summary: {summary.summary_path}")
+    elif summary.status == "busy":
+        err.print(f"[red]✗ {date} not run:[/] {summary.error}")
     elif summary.status == "held":
         err.print(f"[yellow]⏸ {date} HELD by a circuit breaker:[/] {summary.error}")
         err.print(f"  See what would be revoked: vigil plan --date {date}. Summary: {summary.summary_path}")
@@ -217,7 +221,7 @@ def cmd_run(args) -> int:
     return _EXIT[status]
 
 
-_EXIT = {"published": 0, "failed": 1, "held": 3}
+_EXIT = {"published": 0, "failed": 1, "held": 3, "busy": 4}
 
 
 def cmd_backfill(args) -> int:
@@ -237,7 +241,8 @@ def cmd_backfill(args) -> int:
     table.add_column("date")
     table.add_column("result")
     for d, status in results:
-        table.add_row(d.isoformat(), {"published": "[green]ok[/]", "held": "[yellow]held[/]"}.get(status, "[red]failed[/]"))
+        table.add_row(d.isoformat(), {"published": "[green]ok[/]", "held": "[yellow]held[/]",
+                                      "busy": "[red]busy[/]"}.get(status, "[red]failed[/]"))
     console.print(table)
     if all(status == "published" for _, status in results):
         _print_where_to_look(settings)
@@ -354,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         err.print(f"[red]configuration error:[/] {exc}")
         return 2
+    except WarehouseBusy as exc:
+        err.print(f"[red]warehouse busy:[/] {exc}")
+        return 4
 
 
 def entry() -> None:

@@ -275,6 +275,36 @@ def _redact(text: str, secrets: list[str]) -> str:
     return text
 
 
+def _die_with_parent_hook():
+    """A preexec_fn for the dbt child: before exec, ask the kernel to SIGKILL it when the process
+    that started it dies, however it dies (kill -9 included), so an orphaned dbt never keeps the
+    warehouse locked. Linux only (prctl); elsewhere None, and the rerun names the orphan instead
+    (vigil.warehouse). Everything is looked up here, in the parent: the child between fork and exec
+    only calls prctl (the run's progress display has threads, so the child must take no locks)."""
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent, sigkill, getppid, exit_now = os.getpid(), int(signal.SIGKILL), os.getppid, os._exit
+    PR_SET_PDEATHSIG = 1
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+        if getppid() != parent:  # the parent died before prctl took effect
+            exit_now(1)
+
+    return hook
+
+
+def _lock_wait() -> float:
+    from vigil.warehouse import lock_wait_seconds
+
+    return lock_wait_seconds()
+
+
 def run_dbt(
     args: list[str],
     *,
@@ -333,17 +363,29 @@ def run_dbt(
 
     log.info("running dbt %s (target %s, run_date %s)", " ".join(args), wh_env["VIGIL_DBT_TARGET"], run_date)
     started = time.monotonic()
-    proc = subprocess.run(
-        [dbt_executable(), *command],
-        cwd=work_dir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        check=False,
-    )
+    wait_until = started + _lock_wait()
+    die_with_parent = _die_with_parent_hook()
+    delay = 0.5
+    while True:
+        proc = subprocess.run(
+            [dbt_executable(), *command],
+            cwd=work_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            check=False,
+            preexec_fn=die_with_parent,  # kill -9 of the run: dbt dies too
+        )
+        # dbt could not open the DuckDB file because another process (a reader such as `vigil
+        # review`) briefly holds it: nothing ran, so wait and try again, up to VIGIL_LOCK_WAIT_SECONDS.
+        if proc.returncode == 0 or "Could not set lock" not in (proc.stdout or "") or time.monotonic() >= wait_until:
+            break
+        log.info("dbt %s: the warehouse is locked by another process; retrying", args[0])
+        time.sleep(min(delay, max(0.0, wait_until - time.monotonic())))
+        delay = min(delay * 2, 5.0)
     elapsed = time.monotonic() - started
     output = _redact(proc.stdout or "", secrets)
 

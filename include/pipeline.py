@@ -17,6 +17,7 @@ warehouse until all four feeds have passed, so bad input never touches what is a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -35,7 +36,7 @@ from vigil.transforms.contract import table as contract_table
 from vigil.transforms.pseudonymise import install_duckdb_key
 from vigil.transforms.reader import StagedTable, TableReader
 from vigil.transforms.sources import LandingSource, SqlSource, verify_against_manifest
-from vigil.warehouse import Warehouse, configure_duckdb
+from vigil.warehouse import Warehouse, WarehouseBusy, configure_duckdb, hold_run_lock
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
             verify_against_manifest(f, s.rows + s.rejected_rows, s.sha256)
             staged.append(s)
             warnings.extend(s.warnings)
+        check_feed_references(con, feed, staged)
     finally:
         con.close()
         if settings.source == "sql":
@@ -172,6 +174,35 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
         "tables": [s.to_dict() for s in staged],
         "warnings": warnings,
     }
+
+
+def check_feed_references(con, feed: str, staged: list[StagedTable]) -> None:
+    """The raw gate's critical references within one feed (e.g. every entitlement's account is in
+    the same night's accounts file), checked on the staged files before anything is loaded: a
+    dangling row fails the extract naming its file, line and column, where the gate would fail the
+    night after the load. A parent row the reader quarantined counts as missing."""
+    from vigil.quality.suites import REFERENCES
+
+    by_table = {f"{s.feed}__{s.table}": s for s in staged}
+    for child, parent, pairs, same_night, severity in REFERENCES:
+        if severity != "critical" or not same_night or child not in by_table or parent not in by_table:
+            continue
+        c, p = by_table[child], by_table[parent]
+        on = " AND ".join(f"p.{pc} = c.{cc}" for cc, pc in pairs)
+        not_null = " AND ".join(f"c.{cc} IS NOT NULL" for cc, _ in pairs)
+        rows = con.execute(
+            f"SELECT min(c._source_line), count(*) FROM read_parquet(?) AS c "
+            f"WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM read_parquet(?) AS p WHERE {on})",
+            [c.staged_path, p.staged_path]).fetchall()
+        line, count = rows[0]
+        if count:
+            from vigil.transforms.reader import FeedError, Problem
+
+            cols = ", ".join(cc for cc, _ in pairs)
+            raise FeedError(feed, c.source_file, [Problem(
+                int(line), pairs[-1][0],
+                f"({cols}) has no row in {p.source_file} of the same night"
+                + (f" ({p.rejected_rows} of its rows were quarantined)" if p.rejected_rows else ""), int(count))])
 
 
 @timed_step
@@ -202,7 +233,20 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
 def audit_raw(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool = True) -> dict:
     """The raw layer's Great Expectations suites on night D: critical failures stop the night before
     dbt runs (so nothing downstream changes); warnings are reported. Results go to audit.dq_results
-    and Data Docs to <out>/data_docs/."""
+    and Data Docs to <out>/data_docs/. A failed gate takes the night's partitions back out of raw
+    (Warehouse.discard_run), so the gate refuses a night whose required tables are not loaded
+    rather than pass it with nothing to check (an Airflow task cleared without the loads)."""
+    from vigil.transforms.contract import TABLES
+
+    wh = Warehouse.open(settings.warehouse_for("transformer"))
+    with wh.transaction() as con:
+        wh.ensure_raw_schema(con)
+        loaded = {(f, t) for f, t in wh._fetchall(
+            con, "SELECT feed, table_name FROM raw._vigil_loads WHERE feed_date = %s", (run_date,))}
+    missing = [f"{t.feed}/{t.name}" for t in TABLES if t.required and (t.feed, t.name) not in loaded]
+    if missing:
+        raise RuntimeError(f"night {run_date} is not loaded ({', '.join(missing)} missing from raw._vigil_loads); "
+                           "run its loads first (in Airflow: clear the load tasks together with audit_raw)")
     return _audit(settings, "raw", run_date, run_id, schema=None, alert=alert)
 
 
@@ -224,6 +268,20 @@ def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, sc
     )
     summary = result.to_dict()
     if result.failed_critical:
+        if layer == "raw":
+            # Write -> audit -> keep: the partitions this run loaded for D leave raw again, so a failed
+            # night leaves the raw layer as it found it (for a first load of D) and the ledger without it.
+            wh = Warehouse.open(settings.warehouse_for("loader"), memory_limit=settings.duckdb_memory_limit,
+                                threads=settings.duckdb_threads)
+            removed = wh.discard_run(run_date, run_id)
+            log.info("raw gate failed for %s: removed the partitions run %s loaded (%s)", run_date, run_id,
+                     ", ".join(removed) or "none")
+            from vigil import breakers
+
+            breakers.append_audit(settings.warehouse_for("transformer"), run_date=run_date, event="raw_discarded",
+                                  actor="vigil", details={"run_id": run_id, "tables": removed,
+                                                          "failed": [f"{e.suite}:{e.expectation}"
+                                                                     for e in result.failed_critical]})
         if alert:
             send_alerts(settings, run_date, run_id, [_dq_alert(result, run_date, run_id)], role="transformer")
         raise QualityGateFailed(result)
@@ -399,7 +457,7 @@ class RunSummary:
     run_id: str
     steps: list[StepReport] = field(default_factory=list)
     ok: bool = False
-    status: str = "failed"  # "published" | "held" (a breaker tripped) | "failed"
+    status: str = "failed"  # "published" | "held" (a breaker tripped) | "failed" | "busy" (another process has the warehouse)
     error: str | None = None
     summary_path: Path | None = None
 
@@ -428,9 +486,37 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
 
     actions=False stops after publish: no tickets, no delivery, no alerts (model tests, benchmarks
     of the data path, `vigil run --no-actions`). full_refresh=True rebuilds the incremental models
-    whole (build_models)."""
+    whole (build_models).
+
+    One run per DuckDB warehouse at a time: when another run holds it, the summary says so with
+    status "busy" (`vigil` exits 4) and nothing is read or written, not even this night's summary."""
     report = report or (lambda event, msg: None)
     summary = RunSummary(run_date, run_id or new_run_id(run_date))
+    try:
+        run_lock = _run_lock(settings, run_date)
+        run_lock.__enter__()
+    except WarehouseBusy as exc:
+        # Another run has this warehouse: report it and leave everything, its summary included, alone.
+        summary.error, summary.status = str(exc), "busy"
+        return summary
+    try:
+        return _run_nightly_locked(settings, run_date, summary, report, actions=actions, full_refresh=full_refresh)
+    finally:
+        run_lock.__exit__(None, None, None)
+
+
+def _run_lock(settings: Settings, run_date: dt.date):
+    """One run per DuckDB warehouse at a time (vigil.warehouse.hold_run_lock). PostgreSQL takes
+    concurrent sessions; its loads and publish are transactions."""
+    from vigil.config import is_postgres_url
+
+    if is_postgres_url(settings.warehouse):
+        return contextlib.nullcontext()
+    return hold_run_lock(Path(settings.warehouse), run_date)
+
+
+def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSummary, report: Reporter, *,
+                        actions: bool, full_refresh: bool) -> RunSummary:
 
     def step(name: str, fn, describe) -> dict:
         report("start", name)
@@ -504,7 +590,8 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
 
         log.debug("run failed", exc_info=True)
         summary.error = str(exc)
-        summary.status = "held" if isinstance(exc, BreakerHold) else "failed"
+        summary.status = "held" if isinstance(exc, BreakerHold) else "busy" if isinstance(exc, WarehouseBusy) \
+            else "failed"
     summary.summary_path = write_summary(settings, summary)
     return summary
 

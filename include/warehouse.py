@@ -6,14 +6,22 @@ file is byte-identical to what is already loaded is left as it is, so rerunning 
 and every table stays byte-identical.
 
 DuckDB: one file, one writing process. Callers open a connection per step and close it before the
-next step (dbt) opens the file.
+next step (dbt) opens the file. Readers open it read-only (any number at once, but not while a
+writer has it); a connection that finds the file locked by another process waits, retrying, up to
+VIGIL_LOCK_WAIT_SECONDS, then raises WarehouseBusy naming who holds it. `vigil run` also holds a
+run lock (`<warehouse>.run.lock`) for its whole night, so a second run for the same warehouse stops
+at once with "another Vigil run holds the warehouse (pid N, since T)".
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
+import os
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +62,154 @@ REJECTED_DDL = f"""CREATE TABLE IF NOT EXISTS {REJECTED} (
     run_id VARCHAR NOT NULL,
     loaded_at TIMESTAMPTZ NOT NULL
 )"""
+
+
+#: How long a connection waits for another process's lock on the DuckDB file before giving up.
+LOCK_WAIT_ENV = "VIGIL_LOCK_WAIT_SECONDS"
+DEFAULT_LOCK_WAIT_SECONDS = 120.0
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse: another Vigil run (at once), or any process for longer
+    than VIGIL_LOCK_WAIT_SECONDS. The message is one line and names the holder. `vigil` exits 4."""
+
+
+def lock_wait_seconds() -> float:
+    text = os.environ.get(LOCK_WAIT_ENV)
+    if not text:
+        return DEFAULT_LOCK_WAIT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        from vigil.config import ConfigError
+
+        raise ConfigError(f"{LOCK_WAIT_ENV} must be a number of seconds >= 0, not {text!r}")
+    return value
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def _lock_holder_pid(exc: BaseException) -> int | None:
+    m = re.search(r"\(PID (\d+)\)", str(exc))
+    return int(m.group(1)) if m else None
+
+
+def _proc_cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a for a in raw.decode(errors="replace").split("\0") if a]
+
+
+def _proc_parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def run_lock_path(path: Path) -> Path:
+    return Path(str(path) + ".run.lock")
+
+
+def read_run_lock(path: Path) -> dict | None:
+    """The holder recorded in `<warehouse>.run.lock` ({pid, since, date}), if that process lives."""
+    try:
+        info = json.loads(run_lock_path(path).read_text() or "{}")
+    except (OSError, ValueError):
+        return None
+    pid = info.get("pid")
+    if not isinstance(pid, int) or not Path(f"/proc/{pid}").exists():
+        return None
+    return info
+
+
+def describe_lock_holder(path: Path, pid: int | None) -> str:
+    """Who holds the DuckDB file, in words: another Vigil run, an orphaned dbt of a killed run, or a process."""
+    run = read_run_lock(path)
+    if run and (pid is None or pid == run["pid"] or _proc_parent(pid) == run["pid"]):
+        return f"another Vigil run holds the warehouse (pid {run['pid']}, since {run['since']})"
+    if pid is None:
+        return f"another process holds the warehouse {path}"
+    if _orphaned_dbt(pid):
+        return (f"an orphaned dbt process (pid {pid}, left by a Vigil run that was killed) holds the warehouse "
+                f"{path}: stop it (kill {pid}) and rerun")
+    cmd = _proc_cmdline(pid)
+    what = " ".join(" ".join(Path(cmd[0]).name if i == 0 else a for i, a in enumerate(cmd[:3])).split())[:60] \
+        if cmd else "a process"  # one line, short: a `python -c` script must not spill into the message
+    return f"another process holds the warehouse {path} (pid {pid}: {what})"
+
+
+def _orphaned_dbt(pid: int | None) -> bool:
+    """A dbt process whose Vigil parent is gone (re-parented to init or a subreaper)."""
+    if pid is None:
+        return False
+    cmd = _proc_cmdline(pid)
+    if not any(Path(a).name == "dbt" for a in cmd[:2]):
+        return False
+    parent = _proc_parent(pid)
+    parent_cmd = _proc_cmdline(parent) if parent else []
+    return not any("vigil" in a or "airflow" in a or "pytest" in a for a in parent_cmd)
+
+
+@contextlib.contextmanager
+def hold_run_lock(path: Path, run_date: dt.date):
+    """One Vigil run per DuckDB warehouse at a time: an exclusive lock on `<warehouse>.run.lock` for the
+    whole night, released by the kernel however the process ends (kill -9 included). A second run
+    raises WarehouseBusy at once, naming the first (pid, start time)."""
+    import fcntl
+
+    lock = run_lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            info = {}
+            with contextlib.suppress(OSError, ValueError):
+                info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+            raise WarehouseBusy(f"another Vigil run holds the warehouse (pid {info.get('pid', '?')}, "
+                                f"since {info.get('since', '?')})") from None
+        since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "since": since, "date": run_date.isoformat()}).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def connect_duckdb_waiting(path: Path, *, read_only: bool, wait: float | None = None):
+    """duckdb.connect, waiting (bounded, with backoff) while another process holds the file's lock."""
+    wait = lock_wait_seconds() if wait is None else wait
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            pid = _lock_holder_pid(exc)
+            if _orphaned_dbt(pid):  # it never lets go: say so at once
+                raise WarehouseBusy(describe_lock_holder(path, pid)) from None
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(f"{describe_lock_holder(path, pid)}; waited {wait:g} s for it "
+                                    f"({LOCK_WAIT_ENV})") from None
+            if delay == 0.05:
+                log.info("waiting up to %g s for the warehouse %s: %s", wait, path, describe_lock_holder(path, pid))
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0)
 
 
 @dataclass
@@ -147,6 +303,24 @@ class Warehouse:
                 results.append(TableLoad(t.name, s.rows, "loaded", stale, s.rejected_rows))
         return results
 
+    def discard_run(self, date: dt.date, run_id: str) -> list[str]:
+        """Take back what run `run_id` loaded for night D, in one transaction: its rows of every raw
+        table, its ledger and quarantine rows. For a night the raw gate failed: the failed partitions
+        leave raw, and a rerun with corrected files loads them again. Tables the run left as they were
+        (the same file already loaded) are untouched. Returns the tables it removed a partition from."""
+        removed: list[str] = []
+        with self.transaction() as con:
+            loaded = self._fetchall(con, f"SELECT feed, table_name FROM {LEDGER} WHERE feed_date = %s AND run_id = %s "
+                                         f"ORDER BY 1, 2", (date, run_id))
+            for feed, table in loaded:
+                t = next(t for t in TABLES_BY_FEED[feed] if t.name == table)
+                con.execute(f"DELETE FROM {RAW_SCHEMA}.{t.raw_table} WHERE _feed_date = %s AND _run_id = %s",
+                            (date, run_id))
+                removed.append(f"{RAW_SCHEMA}.{t.raw_table}")
+            con.execute(f"DELETE FROM {LEDGER} WHERE feed_date = %s AND run_id = %s", (date, run_id))
+            con.execute(f"DELETE FROM {REJECTED} WHERE feed_date = %s AND run_id = %s", (date, run_id))
+        return removed
+
     def _insert_rejected(self, con, feed: str, table: str, date: dt.date, s: StagedTable, run_id: str,
                          loaded_at: dt.datetime) -> None:
         if not s.rejected_path:
@@ -193,7 +367,7 @@ class DuckDBWarehouse(Warehouse):
     def connect(self, read_only: bool = False):
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        con = connect_duckdb_waiting(self.path, read_only=read_only)
         configure_duckdb(con, memory_limit=self.memory_limit, threads=self.threads, spill_dir=self.path.parent)
         return _DuckDBCursor(con)
 

@@ -184,12 +184,35 @@ def roster_is_a_named_pipe(s, day):
     path.unlink()
     os.mkfifo(path)
     return ["employees.csv", "named pipe (FIFO)"]
+def hire_date_2099(s, day):
+    """Issue 19 item 8: the raw gate caught this only after the load; the extract refuses it now."""
+    return ["employees.csv", f"line {_set(s, day, 'hire_date', '2099-01-01')}", "column hire_date",
+            "more than 365 days after the feed date"]
+
+
+def null_account_id_of_an_entitled_account(s, day):
+    """Issue 19 item 8: one null account_id (under the share, so quarantined) leaves that account's
+    entitlements dangling, which the raw gate caught only after the load; the extract refuses it now."""
+    folder = Path(s.landing) / "iam" / day.isoformat()
+    with open(folder / "accounts.csv", newline="", encoding="utf-8") as fh:
+        header, *accounts = list(csv.reader(fh))
+    with open(folder / "entitlements.csv", newline="", encoding="utf-8") as fh:
+        eheader, *ents = list(csv.reader(fh))
+    a, e = {n: i for i, n in enumerate(header)}, {n: i for i, n in enumerate(eheader)}
+    entitled = {(r[e["system"]], r[e["account_id"]]) for r in ents}
+    row = next(i for i, r in enumerate(accounts) if (r[a["system"]], r[a["account_id"]]) in entitled)
+    key = (accounts[row][a["system"]], accounts[row][a["account_id"]])
+    accounts[row][a["account_id"]] = ""
+    write_rows(folder / "accounts.csv", header, accounts)
+    line = next(i + 2 for i, r in enumerate(ents) if (r[e["system"]], r[e["account_id"]]) == key)
+    return ["entitlements.csv", f"line {line}", "column account_id", "accounts.csv", "quarantined"]
 
 
 CASES = [missing_file, missing_feed_folder, renamed_column, dropped_column, wrong_delimiter, zero_byte_roster,
          header_only_roster, header_only_accounts, duplicate_employee_id, null_employee_id, active_and_terminated,
          non_utf8, ragged_row, bad_dates_above_the_share, employee_copied_with_a_trailing_space, sparse_nul_tail,
-         terminated_in_the_future, complaint_received_in_2099, roster_is_a_named_pipe]
+         terminated_in_the_future, complaint_received_in_2099, roster_is_a_named_pipe, hire_date_2099,
+         null_account_id_of_an_entitled_account]
 
 
 def _query(s, sql: str, params: list) -> list[tuple]:

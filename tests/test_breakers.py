@@ -97,3 +97,56 @@ def test_approve_records_who_and_why_and_releases_the_night(tmp_path, monkeypatc
         approve(url, D, reason="again", by="B")
     monkeypatch.setattr(vigil.breakers, "planned_revocations", lambda url, date, schema="publish_candidate": _tickets(31))
     assert evaluate(url, D).status == "hold"  # a different plan is not what was approved
+
+
+def _ledger_row(con, feed: str, table: str, date: dt.date, *, stale: bool, extracted_at: str | None,
+                rows: int = 300) -> None:
+    con.execute("INSERT INTO raw._vigil_loads (feed, table_name, feed_date, source_file, source_sha256, row_count, "
+                "stale, run_id, loaded_at, extracted_at) VALUES (%s, %s, %s, %s, %s, %s, %s, 'r', now(), %s)",
+                (feed, table, date, f"{feed}/{date}/{table}.csv", "ab" * 32, rows, stale, extracted_at))
+
+
+def test_evaluate_reads_the_staleness_evidence_from_the_load_ledger(tmp_path, monkeypatch):
+    """A client book re-sent with yesterday's extraction time: held scope = CRM alerts; the roster,
+    unchanged but freshly extracted, is a quiet day (a warning); approve releases exactly that."""
+    url = _warehouse(tmp_path, monkeypatch, yesterday_active=300, today_active=300, planned=1)
+    with Warehouse.open(url).transaction() as con:
+        for feed, table in (("crm", "clients"), ("hr", "employees")):
+            _ledger_row(con, feed, table, Y, stale=False, extracted_at=f"{D}T01:00:00+00:00")
+        _ledger_row(con, "crm", "clients", D, stale=True, extracted_at=f"{D}T01:00:00+00:00")
+        _ledger_row(con, "hr", "employees", D, stale=True, extracted_at=f"{D + dt.timedelta(days=1)}T01:00:00+00:00")
+    d = evaluate(url, D)
+    assert d.status == "hold" and d.held == ["alert:departure_risk_high", "alert:handover_overdue"]
+    assert [t["breaker"] for t in d.trips] == ["stale crm/clients"]
+    assert "extracted_at did not advance" in d.reasons[0]
+    assert len(d.warnings) == 1 and d.warnings[0].startswith("hr/employees is byte-identical")
+    released = approve(url, D, reason="CRM frozen for migration weekend", by="A. Officer")
+    assert released.status == "released" and released.held == []
+    import duckdb
+
+    con = duckdb.connect(url, read_only=True)
+    [(details,)] = con.execute("SELECT details FROM audit.audit_log WHERE event = 'breaker_released'").fetchall()
+    con.close()
+    import json
+
+    details = json.loads(details)
+    assert details["released"] == d.held and details["trips"][0]["measured"]["table"] == "crm/clients"
+
+
+def test_a_ledger_from_before_the_evidence_columns_is_upgraded(tmp_path):
+    url = str(tmp_path / "old.duckdb")
+    wh = Warehouse.open(url)
+    with wh.transaction() as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute("CREATE TABLE raw._vigil_loads (feed VARCHAR NOT NULL, table_name VARCHAR NOT NULL, "
+                    "feed_date DATE NOT NULL, source_file VARCHAR NOT NULL, source_sha256 VARCHAR NOT NULL, "
+                    "row_count BIGINT NOT NULL, stale BOOLEAN NOT NULL, run_id VARCHAR NOT NULL, "
+                    "loaded_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (feed, table_name, feed_date))")
+        con.execute("INSERT INTO raw._vigil_loads VALUES ('hr', 'employees', DATE '2026-03-05', 'f', 'x', 3, false, "
+                    "'r', now())")
+    with wh.transaction() as con:
+        wh.ensure_raw_schema(con)
+        wh.ensure_raw_schema(con)  # idempotent
+    with wh.connection() as con:
+        assert con.execute("SELECT extracted_at, source_watermark, as_of FROM raw._vigil_loads").fetchall() == [
+            (None, None, None)]

@@ -585,3 +585,72 @@ def test_terminated_with_a_termination_date_after_the_feed_date_is_an_error(sett
         extract_feed(settings.with_(quarantine_max_share=0.5), "hr", D, "t")
     assert (e.value.first.line, e.value.first.column) == (3, "status")
     assert "'terminated': employee is terminated (status) with a termination_date after the feed date" in str(e.value)
+# Issue 19 item 8: what the raw gate's critical expectations would catch only after the load is
+# refused by the extract, with its file, line and column, so a failed night never reaches raw.
+
+@pytest.mark.parametrize(("days_ahead", "fails"), [(364, False), (365, False), (366, True)])
+def test_hire_date_more_than_365_days_ahead_is_refused_before_the_load(settings, night, days_ahead, fails):
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    rows[2]["hire_date"] = (D + dt.timedelta(days=days_ahead)).isoformat()
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    if not fails:
+        assert extract_hr(settings)["tables"][0]["rows"] == 3
+        return
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert (e.value.first.line, e.value.first.column) == (4, "hire_date")
+    assert "more than 365 days after the feed date" in e.value.first.message
+    assert "hr/2026-03-02/employees.csv" in str(e.value)
+
+
+@pytest.mark.parametrize(("column", "days_before", "fails"),
+                         [("hire_date", 1, True), ("hire_date", 0, False), ("notice_date", 1, True),
+                          ("notice_date", 0, False)])
+def test_termination_before_hire_or_notice_is_refused(settings, night, column, days_before, fails):
+    rows = copy.deepcopy(MINIMAL_NIGHT["hr"]["employees"])
+    leaver = rows[1]  # terminated 2026-02-27, hired 2021-01-04, notice 2026-02-01
+    leaver[column] = (dt.date(2026, 2, 27) + dt.timedelta(days=days_before)).isoformat()
+    write_csv(employees_path(settings), list(EMPLOYEES.column_names), rows)
+    if not fails:
+        extract_hr(settings)
+        return
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert (e.value.first.line, e.value.first.column) == (3, "termination_date")
+    assert f"termination_date before {column}" in e.value.first.message
+
+
+def _iam_file(settings, name):
+    return Path(settings.landing) / "iam" / D.isoformat() / f"{name}.csv"
+
+
+def test_entitlement_without_its_account_is_refused_with_file_and_line(settings, night):
+    ents = copy.deepcopy(MINIMAL_NIGHT["iam"]["entitlements"])
+    ents.append(dict(system="AD", account_id="ghost", entitlement="admin", is_privileged="true",
+                     granted_at="2020-01-01T00:00:00Z"))
+    write_csv(_iam_file(settings, "entitlements"), list(table("iam", "entitlements").column_names), ents)
+    with pytest.raises(FeedError) as e:
+        extract_feed(settings, "iam", D, "test-run")
+    assert (e.value.first.line, e.value.first.column) == (4, "account_id")
+    assert "iam/2026-03-02/entitlements.csv" in str(e.value) and "accounts.csv" in str(e.value)
+    assert not (Path(settings.warehouse)).exists()  # nothing reached the warehouse
+
+
+def test_entitlement_of_a_quarantined_account_is_refused(settings, night):
+    """A null account_id in accounts (quarantined under the share) leaves its entitlements dangling:
+    the extract says so with the entitlement's line, before the load."""
+    from dataclasses import replace
+
+    settings = replace(settings, quarantine_max_share=0.5)
+    accounts = copy.deepcopy(MINIMAL_NIGHT["iam"]["accounts"])
+    accounts.append(dict(accounts[1], account_id="u103", username="x3"))
+    accounts[1]["account_id"] = ""  # u102 quarantined; its entitlement (line 3) has no account
+    write_csv(_iam_file(settings, "accounts"), list(table("iam", "accounts").column_names), accounts)
+    with pytest.raises(FeedError) as e:
+        extract_feed(settings, "iam", D, "test-run")
+    assert (e.value.first.line, e.value.first.column) == (3, "account_id")
+    assert "1 of its rows were quarantined" in str(e.value)
+    # and all accounts present again: the same night extracts
+    accounts[1]["account_id"] = "u102"
+    write_csv(_iam_file(settings, "accounts"), list(table("iam", "accounts").column_names), accounts)
+    assert extract_feed(settings, "iam", D, "test-run")["feed"] == "iam"

@@ -13,6 +13,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -280,3 +281,67 @@ def test_a_publish_suite_is_just_a_file(gate, tmp_path):
     other._context = gate.context  # same GX context: the suites directory is only where files are read
     res = other.run(url, "publish", run_date=D, schema="marts_audit", build_docs=False)
     assert [(e.expectation, e.unexpected_count, e.element_count) for e in res.failed_critical] == [("range:value", 2, 2)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("roster", "fails"), [(2, True), (3, False)])
+def test_a_failed_raw_gate_takes_the_nights_partitions_back_out_of_raw(settings, roster, fails):
+    """Issue 19 item 8: write -> audit -> keep. Night D's roster keeps `roster` of the previous
+    night's 3 employees (the critical row count wants ceil(80%) = 3): at 2 the gate fails after the
+    load and every partition the run loaded leaves raw again (raw checksum-equal to before, no
+    ledger row for D); at 3 the night stays loaded."""
+    from conftest import minimal_night_as_of, write_night
+    from vigil.pipeline import audit_raw, extract_feed, load_feed
+    from vigil.quality import QualityGateFailed
+    from vigil.transforms.contract import FEEDS
+    from vigil.warehouse import Warehouse
+
+    def load(day, data, run_id):
+        write_night(Path(settings.landing), day, data)
+        for feed in FEEDS:
+            load_feed(settings, extract_feed(settings, feed, day, run_id))
+
+    load(PREV, minimal_night_as_of(PREV), "night-before")
+    wh = Warehouse.open(settings.warehouse)
+    before = wh.table_checksums(("raw",))
+    night = minimal_night_as_of(D)
+    night["hr"]["employees"] = night["hr"]["employees"][:roster]
+    load(D, night, "tonight")
+    assert wh.table_checksums(("raw",)) != before
+
+    if not fails:
+        audit_raw(settings, D, "tonight", alert=False)
+        assert query(settings.warehouse, "SELECT count(*) FROM raw._vigil_loads WHERE feed_date = %s", (D,))[0][0] > 0
+        return
+    with pytest.raises(QualityGateFailed, match="row_count"):
+        audit_raw(settings, D, "tonight", alert=False)
+    assert wh.table_checksums(("raw",)) == before
+    assert query(settings.warehouse, "SELECT count(*) FROM raw._vigil_loads WHERE feed_date = %s", (D,)) == [(0,)]
+    [(details,)] = query(settings.warehouse, "SELECT details FROM audit.audit_log WHERE event = 'raw_discarded'")
+    assert "raw.hr__employees" in details and "row_count" in details and "tonight" in details
+    # the gate again alone (an Airflow task cleared without its loads) refuses, rather than pass on nothing
+    with pytest.raises(RuntimeError, match=r"night 2026-03-02 is not loaded \(hr/employees, .*run its loads first"):
+        audit_raw(settings, D, "tonight", alert=False)
+
+
+@pytest.mark.postgres
+def test_discarding_a_run_on_postgres_restores_raw(settings, pg_url):
+    """The same take-back on PostgreSQL (no gate needed): raw checksum-equal to before night D."""
+    from dataclasses import replace
+
+    from conftest import minimal_night_as_of, write_night
+    from vigil.pipeline import extract_feed, load_feed
+    from vigil.transforms.contract import FEEDS
+    from vigil.warehouse import Warehouse
+
+    s = replace(settings, warehouse=pg_url)
+    for day, run_id in ((PREV, "night-before"), (D, "tonight")):
+        write_night(Path(s.landing), day, minimal_night_as_of(day))
+        if day == D:
+            before = Warehouse.open(pg_url).table_checksums(("raw",))
+        for feed in FEEDS:
+            load_feed(s, extract_feed(s, feed, day, run_id))
+    wh = Warehouse.open(pg_url)
+    assert wh.table_checksums(("raw",)) != before
+    assert "raw.hr__employees" in wh.discard_run(D, "tonight")
+    assert wh.table_checksums(("raw",)) == before

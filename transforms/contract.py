@@ -17,6 +17,10 @@ TableMode = Literal["snapshot", "incremental"]
 FEEDS: tuple[str, ...] = ("hr", "iam", "crm", "complaints")
 
 #: Lineage columns every raw table carries after the contract's own columns.
+#: A hire date further than this many days after the feed date is a data error (the reader refuses
+#: the file; the raw gate's date_sanity expectation checks the same on what is loaded).
+HIRE_DATE_MAX_DAYS_AHEAD = 365
+
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_feed_date", "DATE"),
     ("_source_file", "VARCHAR"),

@@ -37,7 +37,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vigil.transforms.contract import Column, Table
+from vigil.transforms.contract import HIRE_DATE_MAX_DAYS_AHEAD, Column, Table
 from vigil.transforms.pseudonymise import duckdb_token_sql
 
 log = logging.getLogger(__name__)
@@ -533,6 +533,7 @@ class TableReader:
         if (self.table.feed, self.table.name) != ("hr", "employees"):
             return []
         terminated = "try_cast(termination_date AS DATE)"
+        hired, notice = "try_cast(hire_date AS DATE)", "try_cast(notice_date AS DATE)"
         rules = [("status", f"status = 'terminated' AND {terminated} IS NULL",
                   "an employee with status terminated needs a termination_date")]
         if self.feed_date is not None:
@@ -542,6 +543,12 @@ class TableReader:
             rules.append(("status", f"status = 'terminated' AND {terminated} > DATE '{self.feed_date}'",
                           "employee is terminated (status) with a termination_date after the feed date: a future "
                           "leaver has status notice until that day"))
+            # The raw gate's critical date_sanity expectations, checked here so that such a file is
+            # refused with its line before anything is loaded (they would fail the night after it).
+            rules.append(("hire_date", f"{hired} > DATE '{self.feed_date}' + {HIRE_DATE_MAX_DAYS_AHEAD}",
+                          f"hire date more than {HIRE_DATE_MAX_DAYS_AHEAD} days after the feed date"))
+        rules.append(("termination_date", f"{terminated} < {hired}", "termination_date before hire_date"))
+        rules.append(("termination_date", f"{terminated} < {notice}", "termination_date before notice_date"))
         return rules
 
     def _always_fails(self, col: Column) -> bool:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from vigil.transforms.contract import LINEAGE_COLUMNS, TABLES, Table
+from vigil.transforms.contract import HIRE_DATE_MAX_DAYS_AHEAD, LINEAGE_COLUMNS, TABLES, Table
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLISH_MODELS_DIR = REPO / "dbt_project" / "models" / "marts" / "publish"
@@ -40,8 +40,7 @@ LAYERS = ("raw", "publish")
 
 #: Fraction of the previous night's row count a snapshot table must at least keep.
 ROW_COUNT_MIN_RATIO = 0.8
-#: A hire date further than this many days after the run date is a data error.
-HIRE_DATE_MAX_DAYS_AHEAD = 365
+#: HIRE_DATE_MAX_DAYS_AHEAD (from the contract): a hire date further ahead of the run date is a data error.
 #: PII reaches the warehouse only as hex(HMAC-SHA256(...)): 64 lower-case hex digits, checked as
 #: "only hex digits" (regex) and "64 characters" (length). One regex `^[0-9a-f]{64}$` says the same
 #: but PostgreSQL's regex engine runs a counted repetition ~20x slower (90k rows/s measured).
