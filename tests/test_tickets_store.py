@@ -85,8 +85,11 @@ def test_one_ticket_per_kind_employee_and_system(url):
         {"action": "remove_entitlement", "account_id": "ad-100b", "entitlement": "staff", "privileged": False},
     ]
     pay = plan[("leaver_revocation", "E200", "Payments")]
-    assert pay["priority"] == "P1" and pay["due_by"] == "2026-03-01T23:59:59Z"  # privileged: due on the day
-    assert ad["priority"] == "P2" and ad["due_by"] == "2026-03-02T23:59:59Z"
+    # the rule's due times: privileged on the termination day, the rest the day after ...
+    assert pay["priority"] == "P1" and pay["policy_due_by"] == "2026-03-01T23:59:59Z"
+    assert ad["priority"] == "P2" and ad["policy_due_by"] == "2026-03-02T23:59:59Z"
+    # ... but night D (03-02) runs at 00:00 of 03-03: no ticket is due before the end of D + 1 day
+    assert pay["due_by"] == ad["due_by"] == "2026-03-03T23:59:59Z"
     notice = plan[("notice_restriction", "E300", "AD")]
     assert [a["action"] for a in notice["actions"]] == ["remove_entitlement", "remove_entitlement"]
     assert notice["rule_id"] == "AL-02" and notice["event_date"] == "2026-02-20"
@@ -94,6 +97,33 @@ def test_one_ticket_per_kind_employee_and_system(url):
     ledger = {r["source_file"]: r["source_sha256"] for r in query(url, "SELECT * FROM raw._vigil_loads")
               if r["feed"] in ("hr", "iam")}
     assert ad["evidence"]["input_hashes"] == ledger and len(ledger) == 3  # HR + IAM files, not CRM
+
+
+def test_a_ticket_is_never_due_before_vigil_could_act_on_it():
+    """Issue 18 item 5: the nightly run for D starts at 00:00 UTC of D+1, so a rule due at 23:59:59
+    of D (a notice-day freeze, a privileged leaver) was overdue when its ticket was born. due_by is
+    the rule's due time, but never before 23:59:59 UTC of D + ticket_grace_days (1)."""
+    from vigil.tickets.model import actionable_due, ticket_grace_days
+
+    floor = dt.datetime(2026, 3, 3, 23, 59, 59, tzinfo=UTC)  # night D = 03-02, grace 1 day
+    second = dt.timedelta(seconds=1)
+    assert actionable_due(floor - second, D, 1) == floor            # due before the floor: the floor
+    assert actionable_due(dt.datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC), D, 1) == floor  # due on D itself
+    assert actionable_due(floor, D, 1) == floor                     # at the floor: unchanged
+    assert actionable_due(floor + second, D, 1) == floor + second   # later: the rule's own time
+    assert actionable_due(floor, D, 2) == floor + dt.timedelta(days=1)
+    assert ticket_grace_days() == 1  # the policy default (dbt_project.yml vars)
+
+
+def test_the_ticket_grace_must_be_at_least_a_day(tmp_path):
+    from vigil.tickets.model import ticket_grace_days
+
+    for bad in (0, -1, "1", 1.5, True):
+        (tmp_path / "dbt_project.yml").write_text(json.dumps({"vars": {"ticket_grace_days": bad}}))
+        with pytest.raises(ValueError, match="ticket_grace_days must be a whole number of days >= 1"):
+            ticket_grace_days(tmp_path)
+    (tmp_path / "dbt_project.yml").write_text(json.dumps({"vars": {"ticket_grace_days": 2}}))
+    assert ticket_grace_days(tmp_path) == 2
 
 
 # --------------------------------------------------------------------------- plan = create; reruns

@@ -188,7 +188,7 @@ def _candidates(wh: Warehouse, con, run_date: dt.date, run_id: str, schema: str)
     if (exposure or notice) and not hashes:
         raise RuntimeError(f"tickets: no input file hashes in raw._vigil_loads on or before {run_date}: no evidence")
     return model.build_candidates(exposure, entitlements, notice, run_date=run_date, run_id=run_id,
-                                  input_hashes=hashes)
+                                  input_hashes=hashes, grace_days=model.ticket_grace_days())
 
 
 def _existing_by_group(wh: Warehouse, con, group_keys: list[str]) -> dict[str, list[dict]]:
