@@ -279,6 +279,112 @@ def test_stale_or_unevidenced_tables_are_refused(url, tmp_path):
         create_tickets(url, D, "run-1", out=tmp_path / "out", now=NOW)
 
 
+# --------------------------------------------------------------------------- priority follows the account
+
+
+def test_priority_follows_the_account_and_is_redelivered_as_a_revision(url, tmp_path, drop_config):
+    """Issue 18 item 4: a ticket created P3 becomes P2 once overdue and P1 on a login after
+    termination: the same ticket_id, revision n + 1, re-delivered once per channel; an unchanged
+    priority (a rerun, a quiet night) makes no revision."""
+    out = tmp_path / "out"
+    n3 = N2 + dt.timedelta(days=1)
+    build_night(url, D, [Leaver("E1", "AD", "a1", ("staff",), priority="P3")])
+    create_tickets(url, D, "run-1", out=out, config_path=drop_config, now=NOW)
+    deliver_tickets(url, drop_config, out=out, run_id="deliver-1", now=NOW)
+    [ticket] = query(url, "SELECT ticket_id, status FROM tickets.tickets")
+    assert ticket["status"] == "sent"
+
+    build_night(url, N2, [Leaver("E1", "AD", "a1", ("staff",), priority="P2")])  # now overdue
+    later = NOW + dt.timedelta(days=1)
+    result = create_tickets(url, N2, "run-2", out=out, config_path=drop_config, now=later)
+    assert result["created"] == 0 and result["refused"] == []
+    assert result["revised"] == [{"ticket_id": ticket["ticket_id"], "revision": 2, "from": "P3", "to": "P2",
+                                  "channels": ["drop"]}]
+    [rev] = query(url, "SELECT * FROM tickets.revisions")
+    doc = json.loads(rev["payload"])
+    assert (doc["ticket_id"], doc["revision"], doc["priority"], doc["run_date"]) == (ticket["ticket_id"], 2, "P2",
+                                                                                    "2026-03-03")
+    original = json.loads(query(url, "SELECT payload FROM tickets.tickets")[0]["payload"])
+    assert original["revision"] == 1 and original["priority"] == "P3"  # the first revision is kept as it was
+    assert {k: v for k, v in doc.items() if k not in ("priority", "revision", "run_id", "run_date", "evidence")} == \
+        {k: v for k, v in original.items() if k not in ("priority", "revision", "run_id", "run_date", "evidence")}
+    keys = [r["idempotency_key"] for r in query(url, "SELECT idempotency_key FROM tickets.outbox ORDER BY created_at")]
+    assert len(keys) == len(set(keys)) == 2  # one new delivery, under its own idempotency key
+
+    # a rerun of the night: no second revision, nothing more to send
+    again = create_tickets(url, N2, "run-2", out=out, config_path=drop_config, now=later)
+    assert again["revised"] == [] and again["outbox"] == 0
+    sent = deliver_tickets(url, drop_config, out=out, run_id="deliver-2", now=later)
+    assert sent["delivered"] == 1 and sent["dead_lettered"] == []
+    assert deliver_tickets(url, drop_config, out=out, run_id="deliver-3", now=later)["claimed"] == 0
+    dropped = [json.loads(line) for line in (out / "drops" / "AD" / "2026-03-03" / "revocations.jsonl").read_text()
+               .splitlines()]
+    assert [(d["ticket_id"], d["revision"], d["priority"]) for d in dropped] == [(ticket["ticket_id"], 2, "P2")]
+    night_file = (out / "tickets" / "2026-03-03" / "revocations.jsonl").read_text().splitlines()
+    assert [json.loads(line)["revision"] for line in night_file] == [2]
+    assert query(url, "SELECT status FROM tickets.tickets")[0]["status"] == "sent"
+
+    # a login after termination: P1, revision 3
+    build_night(url, n3, [Leaver("E1", "AD", "a1", ("staff",), priority="P1")])
+    third = create_tickets(url, n3, "run-3", out=out, config_path=drop_config, now=later + dt.timedelta(days=1))
+    assert [(r["revision"], r["from"], r["to"]) for r in third["revised"]] == [(3, "P2", "P1")]
+    events = [r["event_id"] for r in query(url, "SELECT event_id FROM audit.audit_log WHERE event = 'revised' "
+                                                "ORDER BY event_id")]
+    assert events == [f"{ticket['ticket_id']}:revised:2", f"{ticket['ticket_id']}:revised:3"]
+
+
+def test_a_closed_or_unchanged_ticket_gets_no_revision(url, tmp_path, drop_config):
+    out = tmp_path / "out"
+    build_night(url, D, [Leaver("E1", "AD", "a1", priority="P3"), Leaver("E2", "AD", "a2", priority="P3")])
+    create_tickets(url, D, "run-1", out=out, config_path=drop_config, now=NOW)
+    deliver_tickets(url, drop_config, out=out, run_id="deliver-1", now=NOW)
+    build_night(url, N2, [Leaver("E1", "AD", "a1", priority="P3"), Leaver("E2", "AD", "a2", priority="P2")],
+                accounts=[("AD", "a1", "enabled", None), ("AD", "a2", "disabled", None)])
+    close_tickets(url, N2, now=NOW)  # E2's account is disabled tonight: its ticket closes first
+    result = create_tickets(url, N2, "run-2", out=out, config_path=drop_config, now=NOW)
+    assert result["revised"] == []  # E1 unchanged (P3); E2 closed (its exposure back would be refused)
+
+
+def test_an_overdue_delivered_ticket_with_access_still_open_is_escalated_once(url, tmp_path, drop_config):
+    """Issue 18 item 4: a delivered ticket past its due_by whose account tonight's IAM snapshot
+    still shows enabled raises one ticket_overdue alert (critical for P1), however many nights it lasts."""
+    from vigil.alerts import dispatch_alerts, overdue_ticket_alerts
+    from vigil.tickets.store import overdue_open_tickets
+
+    out = tmp_path / "out"
+    leavers = [Leaver("E1", "AD", "a1", ("domain_admin",), privileged=("domain_admin",), priority="P1"),
+               Leaver("E2", "AD", "a2", priority="P2")]
+    build_night(url, D, leavers)
+    create_tickets(url, D, "run-1", out=out, config_path=drop_config, now=NOW)
+    deliver_tickets(url, drop_config, out=out, run_id="deliver-1", now=NOW)
+    wh = Warehouse.open(url)
+    with wh.connection() as con:
+        # night D (03-02): every ticket is due at the end of 03-03 (D + the grace): not overdue yet
+        assert overdue_open_tickets(wh, con, D) == []
+
+    # night N2 (03-03): due at its very end and a1 still enabled (a2 disabled): overdue
+    build_night(url, N2, leavers, accounts=[("AD", "a1", "enabled", None), ("AD", "a2", "disabled", None)])
+    result = create_tickets(url, N2, "run-2", out=out, config_path=drop_config, now=NOW)
+    [over] = result["overdue"]
+    ids = {r["employee_id"]: r["ticket_id"] for r in query(url, "SELECT employee_id, ticket_id FROM tickets.tickets")}
+    assert over["ticket_id"] == ids["E1"] and over["open_account_ids"] == ["a1"]
+    assert (over["priority"], over["due_by"], over["policy_due_by"], over["days_overdue"]) == \
+        ("P1", "2026-03-03T23:59:59Z", "2026-03-01T23:59:59Z", 0)
+    [alert] = overdue_ticket_alerts(result["overdue"], N2, "run-2")
+    assert alert.kind == "ticket_overdue" and alert.severity == "critical" and alert.subject_id == ids["E1"]
+    assert "a1" in alert.facts["open_account_ids"] and "E1" == alert.facts["employee_id"]
+    first = dispatch_alerts(url, [alert], run_date=N2, run_id="run-2", out=out)
+    assert first["new"] == 1
+
+    # the next night it is still open, one more day overdue: the same alert id, not sent again
+    n3 = N2 + dt.timedelta(days=1)
+    build_night(url, n3, leavers, accounts=[("AD", "a1", "enabled", None)])
+    later = create_tickets(url, n3, "run-3", out=out, config_path=drop_config, now=NOW)
+    [again] = overdue_ticket_alerts(later["overdue"], n3, "run-3")
+    assert later["overdue"][0]["days_overdue"] == 1 and again.alert_id == alert.alert_id
+    assert dispatch_alerts(url, [again], run_date=n3, run_id="run-3", out=out)["new"] == 0
+
+
 # --------------------------------------------------------------------------- lifecycle and closure
 
 

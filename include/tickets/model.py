@@ -115,7 +115,8 @@ class Candidate:
 
 
 def content_sha256(document: dict) -> str:
-    """The part of a ticket a consumer acts on; a change of it under one id is refused."""
+    """The part of a ticket a consumer acts on; a change of it under one id is refused (a new
+    priority is not part of it: it is a revision of the same ticket, see store.create_tickets)."""
     keys = ("ticket_id", "kind", "employee_id", "system", "account_ids", "actions", "due_by", "rule_id",
             "rule_version", "event_date")
     return sha256_hex(canonical_json({k: document[k] for k in keys}))
@@ -208,6 +209,7 @@ def build_candidates(exposure: list[dict], entitlements: list[dict], notice: lis
             "account_id": account_ids[0],
             "account_ids": account_ids,
             "priority": _priority([r["priority"] for r in rows]),
+            "revision": 1,
             "due_by": iso_utc(actionable_due(due_at, run_date, grace_days)),
             "policy_due_by": iso_utc(due_at),
             "actions": actions,
