@@ -322,6 +322,10 @@ def test_priority_follows_the_account_and_is_redelivered_as_a_revision(url, tmp_
     assert [(d["ticket_id"], d["revision"], d["priority"]) for d in dropped] == [(ticket["ticket_id"], 2, "P2")]
     night_file = (out / "tickets" / "2026-03-03" / "revocations.jsonl").read_text().splitlines()
     assert [json.loads(line)["revision"] for line in night_file] == [2]
+    import csv
+    with open(out / "tickets" / "2026-03-03" / "revocations.csv", newline="") as fh:
+        assert [(r["ticket_id"], r["revision"], r["priority"]) for r in csv.DictReader(fh)] == [
+            (ticket["ticket_id"], "2", "P2")]
     assert query(url, "SELECT status FROM tickets.tickets")[0]["status"] == "sent"
 
     # a login after termination: P1, revision 3

@@ -42,7 +42,7 @@ STATUSES = ("created", "sent", "acknowledged", "closed", "dead_lettered")
 GRACE_VAR = "ticket_grace_days"
 
 CSV_COLUMNS = (
-    "ticket_id", "kind", "priority", "due_by", "policy_due_by", "employee_id", "system", "account_id", "account_ids",
+    "ticket_id", "revision", "kind", "priority", "due_by", "policy_due_by", "employee_id", "system", "account_id", "account_ids",
     "actions", "reason", "rule_id", "rule_version", "event_date", "run_id", "run_date", "created_at",
 )
 
@@ -257,7 +257,8 @@ def render_csv(documents: list[dict]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for d in documents:
-        row = dict(d, account_ids=" ".join(d["account_ids"]), actions=actions_summary(d["actions"]))
+        row = dict(d, account_ids=" ".join(d["account_ids"]), actions=actions_summary(d["actions"]),
+                   revision=d.get("revision", 1), policy_due_by=d.get("policy_due_by", d["due_by"]))
         w.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return buf.getvalue()
 
