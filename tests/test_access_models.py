@@ -70,6 +70,8 @@ def test_every_lingering_leaver_account_is_exposed_with_its_priority(wh):
     assert set(rows) == {(c["system"], c["account_id"]) for c in planted}
 
     v, crit = _vars(), _criticality()
+    logged_in = {(r["system"], r["account_id"]) for r in _rows(
+        wh, f"select system, account_id from {PUB}.pub_post_termination_logins where outcome = 'success'")}
     for c in planted:
         r = rows[(c["system"], c["account_id"])]
         criticality, seed_days = crit.get(c["system"], ("standard", None))
@@ -80,7 +82,9 @@ def test_every_lingering_leaver_account_is_exposed_with_its_priority(wh):
             days = seed_days if seed_days is not None else v["revocation_due_days_standard"]
         due = term + dt.timedelta(days=days)
         overdue = wh.last > due
-        expected = "P1" if c["is_privileged"] or (overdue and criticality == "critical") else "P2" if overdue else "P3"
+        used = (c["system"], c["account_id"]) in logged_in  # a successful login after termination: P1
+        expected = ("P1" if c["is_privileged"] or used or (overdue and criticality == "critical")
+                    else "P2" if overdue else "P3")
         assert (r["employee_id"], r["termination_date"]) == (c["employee_id"], term)
         assert r["is_privileged"] == c["is_privileged"]
         assert r["due_date"] == due and r["is_overdue"] == overdue, c
