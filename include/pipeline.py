@@ -378,14 +378,17 @@ def deliver(settings: Settings, run_date: dt.date, run_id: str) -> dict:
 def nightly_alerts(settings: Settings, run_date: dt.date, run_id: str, *, created: dict | None = None,
                    delivered: dict | None = None) -> dict:
     """Alerts from the published tables (tier changes, departure risk, logins, surges, handovers),
-    from ticket creation (changes to issued tickets, refused) and from delivery (dead-lettered
-    tickets); each is sent once, however often the night reruns."""
-    from vigil.alerts import dead_letter_alert, derive_alerts, refused_tickets_alert
+    from ticket creation (changes to issued tickets, refused; delivered tickets overdue with
+    access still open) and from delivery (dead-lettered tickets); each is sent once, however often
+    the night reruns."""
+    from vigil.alerts import dead_letter_alert, derive_alerts, overdue_ticket_alerts, refused_tickets_alert
 
     alerts = list(derive_alerts(settings.warehouse_for("dispatcher"), run_date, run_id))
     refused = list((created or {}).get("refused") or [])
     if refused:
         alerts.append(refused_tickets_alert(refused, run_date, run_id))
+    # escalation: delivered tickets past due whose access tonight's IAM snapshot still shows open
+    alerts += overdue_ticket_alerts(list((created or {}).get("overdue") or []), run_date, run_id)
     dead = list((delivered or {}).get("dead_lettered") or [])
     if dead:
         alerts.append(dead_letter_alert(dead, run_date, run_id, {"dead_lettered": len(dead)}))

@@ -70,6 +70,8 @@ def test_every_lingering_leaver_account_is_exposed_with_its_priority(wh):
     assert set(rows) == {(c["system"], c["account_id"]) for c in planted}
 
     v, crit = _vars(), _criticality()
+    logged_in = {(r["system"], r["account_id"]) for r in _rows(
+        wh, f"select system, account_id from {PUB}.pub_post_termination_logins where outcome = 'success'")}
     for c in planted:
         r = rows[(c["system"], c["account_id"])]
         criticality, seed_days = crit.get(c["system"], ("standard", None))
@@ -80,7 +82,9 @@ def test_every_lingering_leaver_account_is_exposed_with_its_priority(wh):
             days = seed_days if seed_days is not None else v["revocation_due_days_standard"]
         due = term + dt.timedelta(days=days)
         overdue = wh.last > due
-        expected = "P1" if c["is_privileged"] or (overdue and criticality == "critical") else "P2" if overdue else "P3"
+        used = (c["system"], c["account_id"]) in logged_in  # a successful login after termination: P1
+        expected = ("P1" if c["is_privileged"] or used or (overdue and criticality == "critical")
+                    else "P2" if overdue else "P3")
         assert (r["employee_id"], r["termination_date"]) == (c["employee_id"], term)
         assert r["is_privileged"] == c["is_privileged"]
         assert r["due_date"] == due and r["is_overdue"] == overdue, c
@@ -414,3 +418,102 @@ def test_postgres_builds_the_same_published_tables(wh, tmp_path):
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --------------------------------------------------------------------------- AL-01 / AL-11 agree
+
+
+def _raw_night_rows() -> dict[str, dict[dt.date, list[dict]]]:
+    """A leaver E1 (terminated 03-10, no notice) whose Wiki account is privileged only through an
+    entitlement (Wiki: not in system_criticality, so standard, T+1 for the unprivileged): enabled
+    on 03-09..03-11, disabled on 03-12 (no disabled_at). E0 left in 2019; Vigil's first night
+    (03-09) already shows his account disabled, with no disabled_at."""
+    nights = [dt.date(2024, 3, 9) + dt.timedelta(days=i) for i in range(4)]
+    hr = [dict(employee_id="E1", employment_type="permanent", hire_date=dt.date(2020, 1, 1), status="terminated",
+               termination_date=dt.date(2024, 3, 10)),
+          dict(employee_id="E0", employment_type="permanent", hire_date=dt.date(2010, 1, 1), status="terminated",
+               termination_date=dt.date(2019, 5, 31))]
+    rows: dict[str, dict[dt.date, list[dict]]] = {"hr__employees": {}, "iam__accounts": {}, "iam__entitlements": {}}
+    for night in nights:
+        rows["hr__employees"][night] = hr
+        status = "disabled" if night == nights[-1] else "enabled"
+        rows["iam__accounts"][night] = [
+            dict(account_id="w1", system="Wiki", employee_id="E1", status=status, is_privileged=False),
+            dict(account_id="old", system="Wiki", employee_id="E0", status="disabled", is_privileged=False),
+        ]
+        rows["iam__entitlements"][night] = [
+            dict(system="Wiki", account_id="w1", entitlement="wiki_admin", is_privileged=True),
+        ]
+    return rows
+
+
+def _load_raw(path, rows) -> None:
+    import duckdb
+
+    from vigil.transforms.contract import TABLES, raw_table_ddl
+
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        for t in TABLES:
+            con.execute(raw_table_ddl(t))
+        by_name = {t.raw_table: t for t in TABLES}
+        for table, nights in rows.items():
+            t = by_name[table]
+            for night, night_rows in nights.items():
+                for line, row in enumerate(night_rows, start=2):
+                    values = dict(row, _feed_date=night, _source_file=f"{t.feed}/{night}/{t.name}.csv",
+                                  _source_sha256="0" * 64, _source_line=line, _run_id=f"test-{night}",
+                                  _loaded_at=dt.datetime.combine(night + dt.timedelta(days=1), dt.time(2),
+                                                                 dt.timezone.utc))
+                    con.execute(f"INSERT INTO raw.{table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                                list(values.values()))
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_exposure_and_revocation_history_agree_before_and_after_revocation(tmp_path):
+    """Issue 20 item 1: an account privileged only through an entitlement is P1, due on the
+    termination day, in AL-01 while enabled, and AL-11 keeps that privilege and due date once it
+    is revoked (it used to fall back to the account flag: not privileged, due T+1, on time).
+    Issue 20 item 2: an account already disabled when first seen carries no revocation time and
+    is marked for exclusion from the KPIs. Nights 03-11 then 03-12, the second folded incrementally."""
+    import duckdb
+
+    from vigil.dbt_runner import run_dbt
+
+    path = tmp_path / "wh.duckdb"
+    _load_raw(path, _raw_night_rows())
+    select = ["--select", "+fct_leaver_access_exposure", "+fct_leaver_revocations",
+              "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test"]
+
+    def night(run_date: dt.date) -> tuple[dict, dict]:
+        run_dbt(["build", *select], warehouse=str(path), run_date=run_date, work_dir=tmp_path / "dbt")
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            def fetch(sql):
+                cur = con.execute(sql)
+                names = [d[0] for d in cur.description]
+                return {r[names.index("account_id")]: dict(zip(names, r)) for r in cur.fetchall()}
+            return (fetch("select * from marts.fct_leaver_access_exposure"),
+                    fetch("select * from marts.fct_leaver_revocations"))
+        finally:
+            con.close()
+
+    exposure, history = night(dt.date(2024, 3, 11))
+    al01, al11 = exposure["w1"], history["w1"]
+    assert (al01["is_privileged"], al01["priority"], al01["due_date"]) == (True, "P1", dt.date(2024, 3, 10))
+    assert (al11["is_privileged"], al11["due_date"], al11["is_open"]) == (True, al01["due_date"], True)
+    assert al11["revoked_within_due"] is False  # open past its due date
+
+    exposure, history = night(dt.date(2024, 3, 12))
+    assert "w1" not in exposure
+    al11 = history["w1"]
+    assert (al11["is_privileged"], al11["due_date"], al11["is_open"]) == (True, dt.date(2024, 3, 10), False)
+    assert al11["revoked_within_due"] is False  # revoked 03-12, due 03-10: late, as AL-01 said
+
+    old = history["old"]
+    assert old["revoked_at"] is None and old["hours_to_revoke"] is None and old["revoked_within_due"] is None
+    assert old["kpi_exclusion_reason"] == "disabled_when_first_seen"

@@ -32,7 +32,7 @@ L, T, DI, R, A, O = ("vigil_loader", "vigil_transformer", "vigil_dispatcher", "v
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "publish_candidate", "publish")
 RAW_TABLES = ["raw._vigil_loads", "raw._vigil_rejected_rows"]
 AUDIT_TABLES = ["audit.audit_log", "audit.dq_results", "audit.alerts_sent", "audit.alert_deliveries"]
-TICKET_TABLES = ["tickets.tickets", "tickets.outbox", "tickets.delivery_attempts"]
+TICKET_TABLES = ["tickets.tickets", "tickets.outbox", "tickets.delivery_attempts", "tickets.revisions"]
 TICKET_STATUS = ("status", "status_at", "closed_at")
 OUTBOX_STATUS = ("state", "attempts", "next_attempt_at", "last_status", "last_error")
 
@@ -87,6 +87,7 @@ def intended(publish_tables: tuple[str, ...] = ()) -> set[tuple[str, str, str]]:
         g(DI, t, "SELECT")
     g(T, "tickets.tickets", "SELECT", "INSERT")
     g(T, "tickets.outbox", "SELECT", "INSERT")
+    g(T, "tickets.revisions", "SELECT", "INSERT")  # append-only: ticket revisions (priority changes)
     for c in TICKET_STATUS:
         g(T, f"tickets.tickets.{c}", "UPDATE")
         g(DI, f"tickets.tickets.{c}", "UPDATE")

@@ -147,6 +147,38 @@ def test_scim_delivery_disables_the_user_and_removes_its_groups(any_url, tmp_pat
     assert again["claimed"] == 0 and len(scim.requests) == seen
 
 
+def test_a_revised_priority_is_redelivered_as_an_update_and_scim_changes_nothing_twice(any_url, tmp_path, scim, hook):
+    """Issue 18 item 4: a revision (P2 -> P1) goes out once more on every channel of the ticket: the
+    webhook consumer gets one update under a new webhook-id (same correlation id, new urgency);
+    SCIM reads the user and its groups again and, the change being made, writes nothing."""
+    url = any_url
+    uid, bystander, gids = leaver_on_scim(scim)
+    cfg = make_config(tmp_path, scim=scim, hook=hook, systems={"AD": ["iam_scim", "snow"]})
+    build_night(url, D, [Leaver("E1", "AD", "a1", ("staff", "vpn_access"), priority="P2")])
+    create_tickets(url, D, "run-1", out=tmp_path / "out", config_path=cfg, now=NOW)
+    deliver_tickets(url, cfg, out=tmp_path / "out", run_id="deliver-1", now=NOW)
+    writes = dict(scim.writes)
+    assert scim.user(uid)["active"] is False and len(hook.effective) == 1
+
+    n2 = D + dt.timedelta(days=1)
+    build_night(url, n2, [Leaver("E1", "AD", "a1", ("staff", "vpn_access"), priority="P1")])
+    later = NOW + dt.timedelta(days=1)
+    revised = create_tickets(url, n2, "run-2", out=tmp_path / "out", config_path=cfg, now=later)["revised"]
+    assert [(r["revision"], r["to"], r["channels"]) for r in revised] == [(2, "P1", ["iam_scim", "snow"])]
+    result = deliver_tickets(url, cfg, out=tmp_path / "out", run_id="deliver-2", now=later)
+    assert result["delivered"] == 2 and result["dead_lettered"] == []
+    assert scim.writes == writes  # nothing left to change: no second PATCH of the user or its groups
+    bodies = sorted(hook.tickets(), key=lambda b: b["u_vigil_ticket"]["revision"])
+    assert [(b["correlation_id"], b["urgency"], b["u_vigil_ticket"]["revision"]) for b in bodies] == [
+        (revised[0]["ticket_id"], "2", 1), (revised[0]["ticket_id"], "1", 2)]
+    # a rerun of the night and of the delivery: nothing new anywhere
+    seen, received = len(scim.requests), len(hook.received)
+    assert create_tickets(url, n2, "run-2", out=tmp_path / "out", config_path=cfg, now=later)["revised"] == []
+    assert deliver_tickets(url, cfg, out=tmp_path / "out", run_id="deliver-3", now=later)["claimed"] == 0
+    assert len(scim.requests) == seen and len(hook.received) == received
+    assert query(url, "SELECT status FROM tickets.tickets") == [{"status": "sent"}]
+
+
 def test_scim_payloads_are_valid_rfc7644_patch_ops():
     assert disable_payload() == {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                                  "Operations": [{"op": "replace", "path": "active", "value": False}]}

@@ -85,8 +85,11 @@ def test_one_ticket_per_kind_employee_and_system(url):
         {"action": "remove_entitlement", "account_id": "ad-100b", "entitlement": "staff", "privileged": False},
     ]
     pay = plan[("leaver_revocation", "E200", "Payments")]
-    assert pay["priority"] == "P1" and pay["due_by"] == "2026-03-01T23:59:59Z"  # privileged: due on the day
-    assert ad["priority"] == "P2" and ad["due_by"] == "2026-03-02T23:59:59Z"
+    # the rule's due times: privileged on the termination day, the rest the day after ...
+    assert pay["priority"] == "P1" and pay["policy_due_by"] == "2026-03-01T23:59:59Z"
+    assert ad["priority"] == "P2" and ad["policy_due_by"] == "2026-03-02T23:59:59Z"
+    # ... but night D (03-02) runs at 00:00 of 03-03: no ticket is due before the end of D + 1 day
+    assert pay["due_by"] == ad["due_by"] == "2026-03-03T23:59:59Z"
     notice = plan[("notice_restriction", "E300", "AD")]
     assert [a["action"] for a in notice["actions"]] == ["remove_entitlement", "remove_entitlement"]
     assert notice["rule_id"] == "AL-02" and notice["event_date"] == "2026-02-20"
@@ -94,6 +97,33 @@ def test_one_ticket_per_kind_employee_and_system(url):
     ledger = {r["source_file"]: r["source_sha256"] for r in query(url, "SELECT * FROM raw._vigil_loads")
               if r["feed"] in ("hr", "iam")}
     assert ad["evidence"]["input_hashes"] == ledger and len(ledger) == 3  # HR + IAM files, not CRM
+
+
+def test_a_ticket_is_never_due_before_vigil_could_act_on_it():
+    """Issue 18 item 5: the nightly run for D starts at 00:00 UTC of D+1, so a rule due at 23:59:59
+    of D (a notice-day freeze, a privileged leaver) was overdue when its ticket was born. due_by is
+    the rule's due time, but never before 23:59:59 UTC of D + ticket_grace_days (1)."""
+    from vigil.tickets.model import actionable_due, ticket_grace_days
+
+    floor = dt.datetime(2026, 3, 3, 23, 59, 59, tzinfo=UTC)  # night D = 03-02, grace 1 day
+    second = dt.timedelta(seconds=1)
+    assert actionable_due(floor - second, D, 1) == floor            # due before the floor: the floor
+    assert actionable_due(dt.datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC), D, 1) == floor  # due on D itself
+    assert actionable_due(floor, D, 1) == floor                     # at the floor: unchanged
+    assert actionable_due(floor + second, D, 1) == floor + second   # later: the rule's own time
+    assert actionable_due(floor, D, 2) == floor + dt.timedelta(days=1)
+    assert ticket_grace_days() == 1  # the policy default (dbt_project.yml vars)
+
+
+def test_the_ticket_grace_must_be_at_least_a_day(tmp_path):
+    from vigil.tickets.model import ticket_grace_days
+
+    for bad in (0, -1, "1", 1.5, True):
+        (tmp_path / "dbt_project.yml").write_text(json.dumps({"vars": {"ticket_grace_days": bad}}))
+        with pytest.raises(ValueError, match="ticket_grace_days must be a whole number of days >= 1"):
+            ticket_grace_days(tmp_path)
+    (tmp_path / "dbt_project.yml").write_text(json.dumps({"vars": {"ticket_grace_days": 2}}))
+    assert ticket_grace_days(tmp_path) == 2
 
 
 # --------------------------------------------------------------------------- plan = create; reruns
@@ -247,6 +277,116 @@ def test_stale_or_unevidenced_tables_are_refused(url, tmp_path):
         con.execute("DELETE FROM raw._vigil_loads")
     with pytest.raises(RuntimeError, match="no input file hashes"):
         create_tickets(url, D, "run-1", out=tmp_path / "out", now=NOW)
+
+
+# --------------------------------------------------------------------------- priority follows the account
+
+
+def test_priority_follows_the_account_and_is_redelivered_as_a_revision(url, tmp_path, drop_config):
+    """Issue 18 item 4: a ticket created P3 becomes P2 once overdue and P1 on a login after
+    termination: the same ticket_id, revision n + 1, re-delivered once per channel; an unchanged
+    priority (a rerun, a quiet night) makes no revision."""
+    out = tmp_path / "out"
+    n3 = N2 + dt.timedelta(days=1)
+    build_night(url, D, [Leaver("E1", "AD", "a1", ("staff",), priority="P3")])
+    create_tickets(url, D, "run-1", out=out, config_path=drop_config, now=NOW)
+    deliver_tickets(url, drop_config, out=out, run_id="deliver-1", now=NOW)
+    [ticket] = query(url, "SELECT ticket_id, status FROM tickets.tickets")
+    assert ticket["status"] == "sent"
+
+    build_night(url, N2, [Leaver("E1", "AD", "a1", ("staff",), priority="P2")])  # now overdue
+    later = NOW + dt.timedelta(days=1)
+    result = create_tickets(url, N2, "run-2", out=out, config_path=drop_config, now=later)
+    assert result["created"] == 0 and result["refused"] == []
+    assert result["revised"] == [{"ticket_id": ticket["ticket_id"], "revision": 2, "from": "P3", "to": "P2",
+                                  "channels": ["drop"]}]
+    [rev] = query(url, "SELECT * FROM tickets.revisions")
+    doc = json.loads(rev["payload"])
+    assert (doc["ticket_id"], doc["revision"], doc["priority"], doc["run_date"]) == (ticket["ticket_id"], 2, "P2",
+                                                                                    "2026-03-03")
+    original = json.loads(query(url, "SELECT payload FROM tickets.tickets")[0]["payload"])
+    assert original["revision"] == 1 and original["priority"] == "P3"  # the first revision is kept as it was
+    assert {k: v for k, v in doc.items() if k not in ("priority", "revision", "run_id", "run_date", "evidence")} == \
+        {k: v for k, v in original.items() if k not in ("priority", "revision", "run_id", "run_date", "evidence")}
+    keys = [r["idempotency_key"] for r in query(url, "SELECT idempotency_key FROM tickets.outbox ORDER BY created_at")]
+    assert len(keys) == len(set(keys)) == 2  # one new delivery, under its own idempotency key
+
+    # a rerun of the night: no second revision, nothing more to send
+    again = create_tickets(url, N2, "run-2", out=out, config_path=drop_config, now=later)
+    assert again["revised"] == [] and again["outbox"] == 0
+    sent = deliver_tickets(url, drop_config, out=out, run_id="deliver-2", now=later)
+    assert sent["delivered"] == 1 and sent["dead_lettered"] == []
+    assert deliver_tickets(url, drop_config, out=out, run_id="deliver-3", now=later)["claimed"] == 0
+    dropped = [json.loads(line) for line in (out / "drops" / "AD" / "2026-03-03" / "revocations.jsonl").read_text()
+               .splitlines()]
+    assert [(d["ticket_id"], d["revision"], d["priority"]) for d in dropped] == [(ticket["ticket_id"], 2, "P2")]
+    night_file = (out / "tickets" / "2026-03-03" / "revocations.jsonl").read_text().splitlines()
+    assert [json.loads(line)["revision"] for line in night_file] == [2]
+    import csv
+    with open(out / "tickets" / "2026-03-03" / "revocations.csv", newline="") as fh:
+        assert [(r["ticket_id"], r["revision"], r["priority"]) for r in csv.DictReader(fh)] == [
+            (ticket["ticket_id"], "2", "P2")]
+    assert query(url, "SELECT status FROM tickets.tickets")[0]["status"] == "sent"
+
+    # a login after termination: P1, revision 3
+    build_night(url, n3, [Leaver("E1", "AD", "a1", ("staff",), priority="P1")])
+    third = create_tickets(url, n3, "run-3", out=out, config_path=drop_config, now=later + dt.timedelta(days=1))
+    assert [(r["revision"], r["from"], r["to"]) for r in third["revised"]] == [(3, "P2", "P1")]
+    events = [r["event_id"] for r in query(url, "SELECT event_id FROM audit.audit_log WHERE event = 'revised' "
+                                                "ORDER BY event_id")]
+    assert events == [f"{ticket['ticket_id']}:revised:2", f"{ticket['ticket_id']}:revised:3"]
+
+
+def test_a_closed_or_unchanged_ticket_gets_no_revision(url, tmp_path, drop_config):
+    out = tmp_path / "out"
+    build_night(url, D, [Leaver("E1", "AD", "a1", priority="P3"), Leaver("E2", "AD", "a2", priority="P3")])
+    create_tickets(url, D, "run-1", out=out, config_path=drop_config, now=NOW)
+    deliver_tickets(url, drop_config, out=out, run_id="deliver-1", now=NOW)
+    build_night(url, N2, [Leaver("E1", "AD", "a1", priority="P3"), Leaver("E2", "AD", "a2", priority="P2")],
+                accounts=[("AD", "a1", "enabled", None), ("AD", "a2", "disabled", None)])
+    close_tickets(url, N2, now=NOW)  # E2's account is disabled tonight: its ticket closes first
+    result = create_tickets(url, N2, "run-2", out=out, config_path=drop_config, now=NOW)
+    assert result["revised"] == []  # E1 unchanged (P3); E2 closed (its exposure back would be refused)
+
+
+def test_an_overdue_delivered_ticket_with_access_still_open_is_escalated_once(url, tmp_path, drop_config):
+    """Issue 18 item 4: a delivered ticket past its due_by whose account tonight's IAM snapshot
+    still shows enabled raises one ticket_overdue alert (critical for P1), however many nights it lasts."""
+    from vigil.alerts import dispatch_alerts, overdue_ticket_alerts
+    from vigil.tickets.store import overdue_open_tickets
+
+    out = tmp_path / "out"
+    leavers = [Leaver("E1", "AD", "a1", ("domain_admin",), privileged=("domain_admin",), priority="P1"),
+               Leaver("E2", "AD", "a2", priority="P2")]
+    build_night(url, D, leavers)
+    create_tickets(url, D, "run-1", out=out, config_path=drop_config, now=NOW)
+    deliver_tickets(url, drop_config, out=out, run_id="deliver-1", now=NOW)
+    wh = Warehouse.open(url)
+    with wh.connection() as con:
+        # night D (03-02): every ticket is due at the end of 03-03 (D + the grace): not overdue yet
+        assert overdue_open_tickets(wh, con, D) == []
+
+    # night N2 (03-03): due at its very end and a1 still enabled (a2 disabled): overdue
+    build_night(url, N2, leavers, accounts=[("AD", "a1", "enabled", None), ("AD", "a2", "disabled", None)])
+    result = create_tickets(url, N2, "run-2", out=out, config_path=drop_config, now=NOW)
+    [over] = result["overdue"]
+    ids = {r["employee_id"]: r["ticket_id"] for r in query(url, "SELECT employee_id, ticket_id FROM tickets.tickets")}
+    assert over["ticket_id"] == ids["E1"] and over["open_account_ids"] == ["a1"]
+    assert (over["priority"], over["due_by"], over["policy_due_by"], over["days_overdue"]) == \
+        ("P1", "2026-03-03T23:59:59Z", "2026-03-01T23:59:59Z", 0)
+    [alert] = overdue_ticket_alerts(result["overdue"], N2, "run-2")
+    assert alert.kind == "ticket_overdue" and alert.severity == "critical" and alert.subject_id == ids["E1"]
+    assert "a1" in alert.facts["open_account_ids"] and "E1" == alert.facts["employee_id"]
+    first = dispatch_alerts(url, [alert], run_date=N2, run_id="run-2", out=out)
+    assert first["new"] == 1
+
+    # the next night it is still open, one more day overdue: the same alert id, not sent again
+    n3 = N2 + dt.timedelta(days=1)
+    build_night(url, n3, leavers, accounts=[("AD", "a1", "enabled", None)])
+    later = create_tickets(url, n3, "run-3", out=out, config_path=drop_config, now=NOW)
+    [again] = overdue_ticket_alerts(later["overdue"], n3, "run-3")
+    assert later["overdue"][0]["days_overdue"] == 1 and again.alert_id == alert.alert_id
+    assert dispatch_alerts(url, [again], run_date=n3, run_id="run-3", out=out)["new"] == 0
 
 
 # --------------------------------------------------------------------------- lifecycle and closure

@@ -6,16 +6,16 @@
                     config_path=settings.alerting_config)              # None: record only (demo)
 
 Builders for alerts the pipeline makes itself: `breaker_hold_alert`, `data_quality_alert`,
-`dead_letter_alert`, `refused_tickets_alert`. See docs/alerts.md.
+`dead_letter_alert`, `refused_tickets_alert`, `overdue_ticket_alerts`. See docs/alerts.md.
 """
 
 from vigil.alerts.config import AlertingConfig, load_config
 from vigil.alerts.derive import (breaker_hold_alert, data_quality_alert, dead_letter_alert, derive_alerts,
-                                 refused_tickets_alert)
+                                 overdue_ticket_alerts, refused_tickets_alert)
 from vigil.alerts.dispatch import alerts_path, dispatch_alerts, storm_summary
 from vigil.alerts.model import KINDS, SEVERITIES, Alert, make_alert_id
 
 __all__ = [
     "Alert", "AlertingConfig", "KINDS", "SEVERITIES", "alerts_path", "breaker_hold_alert", "data_quality_alert",
-    "dead_letter_alert", "derive_alerts", "refused_tickets_alert", "dispatch_alerts", "load_config", "make_alert_id", "storm_summary",
+    "dead_letter_alert", "derive_alerts", "overdue_ticket_alerts", "refused_tickets_alert", "dispatch_alerts", "load_config", "make_alert_id", "storm_summary",
 ]

@@ -31,6 +31,7 @@ from vigil.alerts.model import (
     DEPARTURE_RISK_HIGH,
     HANDOVER_OVERDUE,
     POST_TERMINATION_LOGIN,
+    TICKET_OVERDUE,
     TICKETS_DEAD_LETTERED,
     TICKETS_REFUSED,
     Alert,
@@ -379,3 +380,24 @@ def refused_tickets_alert(refused: list[dict], run_date, run_id: str) -> Alert:
         "night", d.isoformat(), facts, run_id, d.isoformat(),
         f"{len(items)} revocation ticket change(s) refused on {d.isoformat()}: an issued ticket would change",
     )
+
+
+def overdue_ticket_alerts(overdue: list[dict], run_date, run_id: str) -> list[Alert]:
+    """Escalation: a delivered (sent or acknowledged) ticket is past its ``due_by`` and tonight's IAM
+    snapshot still shows its access open (`create_tickets`' ``overdue``). One alert per ticket,
+    whose id depends on the ticket only: however many nights it stays overdue, and whatever its
+    priority becomes, the ledger sends it once. Critical for a P1 ticket, else high."""
+    d = _date(run_date)
+    out = []
+    for t in sorted(overdue, key=lambda t: t["ticket_id"]):
+        facts = {k: t[k] for k in ("ticket_id", "kind", "system", "priority", "revision", "due_by", "policy_due_by",
+                                   "days_overdue", "status", "open_account_ids") if k in t}
+        out.append(Alert.build(
+            kind=TICKET_OVERDUE, severity="critical" if t["priority"] == "P1" else "high",
+            subject_type="ticket", subject_id=t["ticket_id"], facts=dict(facts, employee_id=t["employee_id"]),
+            identity={"ticket_id": t["ticket_id"]}, run_id=run_id, run_date=d,
+            title=f"Revocation ticket {t['ticket_id']} ({t['priority']}) for employee {t['employee_id']} on "
+                  f"{t['system']} was due {t['due_by']} and {len(t['open_account_ids'])} account(s) are still open",
+            rule_id=t.get("rule_id"), policy_version=t.get("rule_version"),
+        ))
+    return out

@@ -30,10 +30,12 @@ BREAKER_HOLD = "breaker_hold"
 DATA_QUALITY_FAILURE = "data_quality_failure"
 TICKETS_DEAD_LETTERED = "tickets_dead_lettered"
 TICKETS_REFUSED = "tickets_refused"
+TICKET_OVERDUE = "ticket_overdue"  # a delivered ticket past due_by whose access IAM still shows open
 ALERT_STORM = "alert_storm"  # the summary that replaces more than N alerts of one kind in one night
 
 KINDS: tuple[str, ...] = (
-    BREAKER_HOLD, DATA_QUALITY_FAILURE, TICKETS_DEAD_LETTERED, TICKETS_REFUSED, POST_TERMINATION_LOGIN, DEPARTURE_RISK_HIGH,
+    BREAKER_HOLD, DATA_QUALITY_FAILURE, TICKETS_DEAD_LETTERED, TICKETS_REFUSED, TICKET_OVERDUE, POST_TERMINATION_LOGIN,
+    DEPARTURE_RISK_HIGH,
     HANDOVER_OVERDUE, COMPLAINANT_TIER_UP, COMPLAINT_DEADLINE_BREACH, COMPLAINT_SURGE, ALERT_STORM,
 )
 KIND_LABELS = {
@@ -47,6 +49,7 @@ KIND_LABELS = {
     DATA_QUALITY_FAILURE: "Data-quality gate failed",
     TICKETS_DEAD_LETTERED: "Revocation tickets dead-lettered",
     TICKETS_REFUSED: "Revocation ticket change refused",
+    TICKET_OVERDUE: "Revocation ticket overdue, access still open",
     ALERT_STORM: "Alert storm (summary)",
 }
 
@@ -54,7 +57,7 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 #: Subjects are named by internal, pseudonymous ids only.
-SUBJECT_TYPES = ("complainant", "employee", "client", "branch", "complaint", "night", "kind")
+SUBJECT_TYPES = ("complainant", "employee", "client", "branch", "complaint", "night", "kind", "ticket")
 
 MAX_FACT_STRING = 300  # longer strings are refused: facts are ids and terms, never free text
 MAX_FACT_ITEMS = 500

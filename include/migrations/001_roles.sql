@@ -170,12 +170,13 @@ GRANT SELECT, INSERT ON audit.alerts_sent, audit.alert_deliveries TO vigil_trans
 
 -- -------------------------------------------------------------------------------------- tickets
 GRANT USAGE ON SCHEMA tickets TO vigil_transformer, vigil_dispatcher;
--- vigil_transformer creates tickets with their outbox rows (one transaction) and closes them from
--- the night's IAM snapshot (raw), which the dispatcher cannot read.
-GRANT SELECT, INSERT ON tickets.tickets, tickets.outbox TO vigil_transformer;
+-- vigil_transformer creates tickets with their outbox rows (one transaction), appends their
+-- revisions (priority changes, re-delivered as updates) and closes them from the night's IAM
+-- snapshot (raw), which the dispatcher cannot read.
+GRANT SELECT, INSERT ON tickets.tickets, tickets.outbox, tickets.revisions TO vigil_transformer;
 GRANT UPDATE (status, status_at, closed_at) ON tickets.tickets TO vigil_transformer;
 -- vigil_dispatcher: reads, moves statuses, records attempts. Never INSERT tickets, never DELETE.
-GRANT SELECT ON tickets.tickets, tickets.outbox, tickets.delivery_attempts TO vigil_dispatcher;
+GRANT SELECT ON tickets.tickets, tickets.outbox, tickets.delivery_attempts, tickets.revisions TO vigil_dispatcher;
 GRANT UPDATE (status, status_at, closed_at) ON tickets.tickets TO vigil_dispatcher;
 GRANT UPDATE (state, attempts, next_attempt_at, last_status, last_error) ON tickets.outbox TO vigil_dispatcher;
 GRANT INSERT ON tickets.delivery_attempts TO vigil_dispatcher;

@@ -117,14 +117,23 @@ def _claim(wh: Warehouse, clock: _Clock, policy: Policy, limit: int) -> list[_Ro
     return sorted((_Row(**r) for r in rows), key=lambda r: r.outbox_id)
 
 
-def _documents(wh: Warehouse, con, ticket_ids: list[str]) -> dict[str, tuple[dict, str]]:
-    out: dict[str, tuple[dict, str]] = {}
+def _documents(wh: Warehouse, con, ticket_ids: list[str]) -> dict[str, dict[str, dict]]:
+    """ticket_id -> {sha256 of a stored document: the document}: the ticket's first revision
+    (tickets.tickets) and every later one (tickets.revisions). An outbox row names the revision
+    it delivers by its payload_sha256; a hash found in neither was altered after it was queued."""
+    from vigil.tickets.store import REVISIONS
+
+    out: dict[str, dict[str, dict]] = {}
     ids = sorted(set(ticket_ids))
+    has_revisions = "revisions" in {t.split(".", 1)[1] for t in wh.list_tables(con, ("tickets",))}
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        for r in _rows(wh, con, f"SELECT ticket_id, payload FROM {TICKETS} WHERE ticket_id IN "
-                                f"({', '.join(['%s'] * len(chunk))})", tuple(chunk)):
-            out[r["ticket_id"]] = (json.loads(r["payload"]), model.sha256_hex(r["payload"]))
+        ph = ", ".join(["%s"] * len(chunk))
+        rows = _rows(wh, con, f"SELECT ticket_id, payload FROM {TICKETS} WHERE ticket_id IN ({ph})", tuple(chunk))
+        if has_revisions:
+            rows += _rows(wh, con, f"SELECT ticket_id, payload FROM {REVISIONS} WHERE ticket_id IN ({ph})", tuple(chunk))
+        for r in rows:
+            out.setdefault(r["ticket_id"], {})[model.sha256_hex(r["payload"])] = json.loads(r["payload"])
     return out
 
 
@@ -356,11 +365,11 @@ def deliver_tickets(warehouse_url: str, config_path: Path | None, *, out: Path, 
                 outcomes: list[_Outcome] = []
                 http_rows, file_groups = [], {}
                 for r in batch:
-                    doc, sha = docs[r.ticket_id]
+                    doc = docs.get(r.ticket_id, {}).get(r.payload_sha256)
                     if deliverer.sender(r.target) is None:
                         outcomes.append(_Outcome(r, "dead_lettered", r.attempts, clock(), "unconfigured",
                                                  f"permanent error: channel {r.target!r} is not in the delivery config"))
-                    elif sha != r.payload_sha256:
+                    elif doc is None:
                         outcomes.append(_Outcome(r, "dead_lettered", r.attempts, clock(), "refused",
                                                  "permanent error: the ticket's payload changed after it was queued"))
                     elif r.channel == "filedrop":
@@ -400,9 +409,12 @@ def deliver_tickets(warehouse_url: str, config_path: Path | None, *, out: Path, 
 
 
 def _group_documents(wh: Warehouse, target: str, system: str, run_date: dt.date) -> list[dict]:
-    """Every ticket of one file drop (all outbox rows of the target, system and night, any state)."""
+    """Every ticket of one file drop (all outbox rows of the target, system and night, any state),
+    each as the revision its outbox row delivers (a revised ticket: its new document)."""
     with wh.connection() as con:
-        rows = _rows(wh, con, f"SELECT t.payload FROM {OUTBOX} o JOIN {TICKETS} t ON t.ticket_id = o.ticket_id "
+        rows = _rows(wh, con, f"SELECT o.ticket_id, o.payload_sha256 FROM {OUTBOX} o "
                               f"WHERE o.target = %s AND o.system = %s AND o.run_date = %s AND o.state <> 'dead_lettered' "
-                              f"ORDER BY t.ticket_id", (target, system, run_date))
-    return [json.loads(r["payload"]) for r in rows]
+                              f"ORDER BY o.ticket_id", (target, system, run_date))
+        docs = _documents(wh, con, [r["ticket_id"] for r in rows])
+    return [docs[r["ticket_id"]][r["payload_sha256"]] for r in rows
+            if r["payload_sha256"] in docs.get(r["ticket_id"], {})]

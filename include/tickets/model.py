@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 SCHEMA_ID = "https://vigil.example/schemas/tickets.schema.json"
 DOCUMENT_VERSION = "vigil.revocation_ticket/1"
@@ -37,8 +38,11 @@ REMOVE = "remove_entitlement"
 #: Lifecycle: created -> sent -> acknowledged -> closed, or dead_lettered.
 STATUSES = ("created", "sent", "acknowledged", "closed", "dead_lettered")
 
+#: dbt var: a ticket is never due before 23:59:59 UTC of its night D + this many days.
+GRACE_VAR = "ticket_grace_days"
+
 CSV_COLUMNS = (
-    "ticket_id", "kind", "priority", "due_by", "employee_id", "system", "account_id", "account_ids",
+    "ticket_id", "revision", "kind", "priority", "due_by", "policy_due_by", "employee_id", "system", "account_id", "account_ids",
     "actions", "reason", "rule_id", "rule_version", "event_date", "run_id", "run_date", "created_at",
 )
 
@@ -111,10 +115,36 @@ class Candidate:
 
 
 def content_sha256(document: dict) -> str:
-    """The part of a ticket a consumer acts on; a change of it under one id is refused."""
+    """The part of a ticket a consumer acts on; a change of it under one id is refused (a new
+    priority is not part of it: it is a revision of the same ticket, see store.create_tickets)."""
     keys = ("ticket_id", "kind", "employee_id", "system", "account_ids", "actions", "due_by", "rule_id",
             "rule_version", "event_date")
     return sha256_hex(canonical_json({k: document[k] for k in keys}))
+
+
+def ticket_grace_days(project_dir: Path | None = None) -> int:
+    """The policy's ticket grace (``vars.ticket_grace_days`` in dbt_project.yml, at least 1)."""
+    import yaml
+
+    from vigil.dbt_runner import DBT_PROJECT_DIR
+
+    path = Path(project_dir or DBT_PROJECT_DIR) / "dbt_project.yml"
+    value = (yaml.safe_load(path.read_text()).get("vars") or {}).get(GRACE_VAR, 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{path}: vars.{GRACE_VAR} must be a whole number of days >= 1, got {value!r}")
+    return value
+
+
+def actionable_due(policy_due_at: dt.datetime, run_date: dt.date, grace_days: int) -> dt.datetime:
+    """When a ticket made on night D is due: the rule's due time, but never before 23:59:59 UTC of
+    D + grace_days. Night D runs at 00:00 UTC of D+1 (its feeds describe the end of D), so that is
+    the first moment Vigil could know; a rule due on D itself (a privileged leaver, a notice-day
+    freeze) would otherwise be overdue when its ticket is born."""
+    floor = dt.datetime.combine(run_date + dt.timedelta(days=grace_days), dt.time(23, 59, 59),
+                                tzinfo=dt.timezone.utc)
+    if policy_due_at.tzinfo is None:
+        policy_due_at = policy_due_at.replace(tzinfo=dt.timezone.utc)
+    return max(policy_due_at, floor)
 
 
 def _priority(values) -> str:
@@ -122,8 +152,11 @@ def _priority(values) -> str:
 
 
 def build_candidates(exposure: list[dict], entitlements: list[dict], notice: list[dict], *, run_date: dt.date,
-                     run_id: str, input_hashes: dict[str, str]) -> list[Candidate]:
-    """Group the publish rows into tickets: one per (kind, employee_id, system)."""
+                     run_id: str, input_hashes: dict[str, str], grace_days: int = 1) -> list[Candidate]:
+    """Group the publish rows into tickets: one per (kind, employee_id, system).
+
+    ``policy_due_by`` is the rule's due time (what the revocation KPIs measure against);
+    ``due_by`` is when the consumer must have done it (:func:`actionable_due`)."""
     ents_by_account: dict[tuple[str, str], list[dict]] = {}
     for e in entitlements:
         ents_by_account.setdefault((e["system"], e["account_id"]), []).append(e)
@@ -176,7 +209,9 @@ def build_candidates(exposure: list[dict], entitlements: list[dict], notice: lis
             "account_id": account_ids[0],
             "account_ids": account_ids,
             "priority": _priority([r["priority"] for r in rows]),
-            "due_by": iso_utc(due_at),
+            "revision": 1,
+            "due_by": iso_utc(actionable_due(due_at, run_date, grace_days)),
+            "policy_due_by": iso_utc(due_at),
             "actions": actions,
             "reason": reason,
             "rule_id": rule_id,
@@ -222,7 +257,8 @@ def render_csv(documents: list[dict]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for d in documents:
-        row = dict(d, account_ids=" ".join(d["account_ids"]), actions=actions_summary(d["actions"]))
+        row = dict(d, account_ids=" ".join(d["account_ids"]), actions=actions_summary(d["actions"]),
+                   revision=d.get("revision", 1), policy_due_by=d.get("policy_due_by", d["due_by"]))
         w.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return buf.getvalue()
 

@@ -7,7 +7,10 @@ Tables (schema ``tickets``; only status-like columns are ever UPDATEd, nothing i
 * ``tickets.outbox`` - one row per ticket per delivery channel, written in the same transaction
   as the ticket; the deliverer updates ``state, attempts, next_attempt_at, last_status,
   last_error`` only;
-* ``tickets.delivery_attempts`` - append-only, one row per HTTP call or file write.
+* ``tickets.delivery_attempts`` - append-only, one row per HTTP call or file write;
+* ``tickets.revisions`` - append-only, one row per revision after the first: the ticket's priority
+  followed the account's state (same ticket_id, ``revision`` n + 1, the whole new document),
+  re-delivered through new outbox rows whose ``payload_sha256`` names that document.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ SCHEMA = "tickets"
 TICKETS = f"{SCHEMA}.tickets"
 OUTBOX = f"{SCHEMA}.outbox"
 ATTEMPTS = f"{SCHEMA}.delivery_attempts"
+REVISIONS = f"{SCHEMA}.revisions"
 ACTOR = "vigil-tickets"
 
 EXPOSURE = "pub_leaver_access_exposure"
@@ -44,6 +48,10 @@ TICKETS_COLUMNS = (
 OUTBOX_COLUMNS = (
     "outbox_id", "ticket_id", "channel", "target", "system", "run_date", "idempotency_key", "payload_sha256",
     "created_at", "state", "attempts", "next_attempt_at", "last_status", "last_error",
+)
+REVISION_COLUMNS = (
+    "ticket_id", "revision", "priority", "due_by", "payload", "payload_sha256", "reason", "run_id", "run_date",
+    "created_at",
 )
 ATTEMPT_COLUMNS = (
     "attempt_id", "outbox_id", "ticket_id", "channel", "target", "attempt_no", "call_no", "request",
@@ -110,6 +118,19 @@ DDL = (
     duration_ms DOUBLE PRECISION,
     run_id VARCHAR NOT NULL
 )""",
+    f"""CREATE TABLE IF NOT EXISTS {REVISIONS} (
+    ticket_id VARCHAR NOT NULL,
+    revision INTEGER NOT NULL,
+    priority VARCHAR NOT NULL,
+    due_by TIMESTAMPTZ NOT NULL,
+    payload VARCHAR NOT NULL,
+    payload_sha256 VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    run_date DATE NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (ticket_id, revision)
+)""",
 )
 PG_INDEXES = (
     f"CREATE INDEX IF NOT EXISTS tickets__group_key ON {TICKETS} (group_key)",
@@ -121,11 +142,11 @@ PG_INDEXES = (
 
 
 def ensure_ticket_tables(wh: Warehouse, con) -> None:
-    """Create schema ``tickets`` and its three tables (idempotent; CREATE ... IF NOT EXISTS)."""
+    """Create schema ``tickets`` and its four tables (idempotent; CREATE ... IF NOT EXISTS)."""
     from vigil.roles import needs_ddl
 
     indexes = [f"{SCHEMA}." + sql.split(" IF NOT EXISTS ")[1].split()[0] for sql in PG_INDEXES]
-    if not needs_ddl(con, TICKETS, OUTBOX, ATTEMPTS, *indexes):
+    if not needs_ddl(con, TICKETS, OUTBOX, ATTEMPTS, REVISIONS, *indexes):
         return  # all there (vigil.roles made them): a least-privilege role runs no DDL
     for sql in DDL:
         con.execute(sql)
@@ -188,7 +209,7 @@ def _candidates(wh: Warehouse, con, run_date: dt.date, run_id: str, schema: str)
     if (exposure or notice) and not hashes:
         raise RuntimeError(f"tickets: no input file hashes in raw._vigil_loads on or before {run_date}: no evidence")
     return model.build_candidates(exposure, entitlements, notice, run_date=run_date, run_id=run_id,
-                                  input_hashes=hashes)
+                                  input_hashes=hashes, grace_days=model.ticket_grace_days())
 
 
 def _existing_by_group(wh: Warehouse, con, group_keys: list[str]) -> dict[str, list[dict]]:
@@ -205,6 +226,23 @@ def _existing_by_group(wh: Warehouse, con, group_keys: list[str]) -> dict[str, l
             tuple(chunk),
         ):
             out.setdefault(r["group_key"], []).append(r)
+    return out
+
+
+def current_documents(wh: Warehouse, con, ticket_ids) -> dict[str, dict]:
+    """The latest revision of each ticket: its revision row's document, else the ticket's own."""
+    out: dict[str, dict] = {}
+    ids = sorted(set(ticket_ids))
+    present = _tables(wh, con, SCHEMA)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        ph = ", ".join(["%s"] * len(chunk))
+        for r in _rows(wh, con, f"SELECT ticket_id, payload FROM {TICKETS} WHERE ticket_id IN ({ph})", tuple(chunk)):
+            out[r["ticket_id"]] = json.loads(r["payload"])
+        if "revisions" in present:
+            for r in _rows(wh, con, f"SELECT ticket_id, revision, payload FROM {REVISIONS} WHERE ticket_id IN ({ph}) "
+                                    f"ORDER BY ticket_id, revision", tuple(chunk)):
+                out[r["ticket_id"]] = json.loads(r["payload"])
     return out
 
 
@@ -255,8 +293,11 @@ def plan_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, schema: 
 # --------------------------------------------------------------------------- creating
 
 
-def outbox_id_for(ticket_id: str, target: str) -> str:
-    return "obx-" + model.sha256_hex(f"{ticket_id}|{target}")[:32]
+def outbox_id_for(ticket_id: str, target: str, revision: int = 1) -> str:
+    """Fixed per (ticket, channel, revision): the same on every attempt and every rerun; a revision
+    is a new delivery (a new idempotency key), its re-send is not."""
+    key = f"{ticket_id}|{target}" if revision == 1 else f"{ticket_id}|{target}|r{revision}"
+    return "obx-" + model.sha256_hex(key)[:32]
 
 
 def _insert(con, table: str, columns: tuple[str, ...], rows: list[tuple], chunk: int = 200) -> None:
@@ -282,8 +323,13 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
                    config_path: Path | None = None, now: dt.datetime | None = None) -> dict:
     """Insert tonight's new tickets and their outbox rows in one transaction, then write the files.
 
-    Returns ``{"created", "outbox", "unchanged", "refused": [{ticket_id, existing_ticket_id,
-    reason}], "unrouted": [ticket_id], "files": {...}}``; `refused` and `unrouted` are for alerts.
+    Returns ``{"created", "outbox", "unchanged", "revised": [{ticket_id, revision, from, to,
+    channels}], "refused": [{ticket_id, existing_ticket_id, reason}], "unrouted": [ticket_id],
+    "overdue": [...], "files": {...}}``; `refused`, `unrouted` and `overdue` are for alerts.
+    An issued ticket (not closed or dead-lettered) whose priority tonight differs from its latest
+    revision gets revision n + 1 (same ticket_id, the new priority, tonight's run and evidence) and
+    one new outbox row per channel: re-delivered as an update. `overdue`: see
+    :func:`overdue_open_tickets`.
     ``config_path`` (else VIGIL_DELIVERY_CONFIG) routes each system to its channels; without a
     configuration tickets are created with no outbox rows and reported as unrouted.
     """
@@ -324,6 +370,37 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
                 details={"kind": doc["kind"], "priority": doc["priority"], "due_by": doc["due_by"],
                          "channels": [ch.name for ch in channels], "actions": len(doc["actions"])},
             ))
+        # Tickets already issued whose priority tonight's state changed (overdue: P3 -> P2; a login
+        # after termination or privilege: P1): a new revision of the same ticket, re-delivered.
+        live = [(c, prior) for c, prior in unchanged if prior["status"] not in ("closed", "dead_lettered")]
+        currents = current_documents(wh, con, [prior["ticket_id"] for _, prior in live])
+        revision_rows, revised = [], []
+        for c, prior in live:
+            cur = currents[prior["ticket_id"]]
+            if c.document["priority"] == cur["priority"]:
+                continue
+            rev = int(cur.get("revision", 1)) + 1
+            doc = dict(cur, priority=c.document["priority"], revision=rev, run_id=run_id,
+                       run_date=run_date.isoformat(), evidence=c.document["evidence"])
+            payload = model.canonical_json(doc)
+            why = f"priority {cur['priority']} -> {doc['priority']}"
+            revision_rows.append((doc["ticket_id"], rev, doc["priority"],
+                                  dt.datetime.fromisoformat(doc["due_by"].replace("Z", "+00:00")), payload,
+                                  model.sha256_hex(payload), why, run_id, run_date, now))
+            channels = config.channels_for(doc["system"]) if config else []
+            for ch in channels:
+                obx = outbox_id_for(doc["ticket_id"], ch.name, rev)
+                outbox_rows.append((
+                    obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, "msg_" + obx[4:],
+                    model.sha256_hex(payload), now, "pending", 0, now, None, None,
+                ))
+            revised.append({"ticket_id": doc["ticket_id"], "revision": rev, "from": cur["priority"],
+                            "to": doc["priority"], "channels": [ch.name for ch in channels]})
+            events.append(_audit_for(
+                doc, "revised", outcome="revised", event_id=f"{doc['ticket_id']}:revised:{rev}", occurred_at=now,
+                details={"revision": rev, "from_priority": cur["priority"], "priority": doc["priority"],
+                         "channels": [ch.name for ch in channels], "previous_status": prior["status"]},
+            ))
         refused_out = []
         for c, prior, reason in refused:
             refused_out.append({"ticket_id": c.ticket_id, "existing_ticket_id": prior["ticket_id"], "reason": reason,
@@ -335,22 +412,68 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
                          "existing_content_sha256": prior["content_sha256"], "content_sha256": c.content_sha256},
             ))
         _insert(con, TICKETS, TICKETS_COLUMNS, ticket_rows)
+        _insert(con, REVISIONS, REVISION_COLUMNS, revision_rows)
         _insert(con, OUTBOX, OUTBOX_COLUMNS, outbox_rows)
         append_audit_events(wh, con, events)
+        overdue = overdue_open_tickets(wh, con, run_date)
 
     files = write_ticket_files(warehouse_url, run_date, out=out)
     result = {
         "run_date": run_date.isoformat(), "created": len(ticket_rows), "outbox": len(outbox_rows),
-        "unchanged": len(unchanged), "refused": refused_out, "unrouted": unrouted, "files": files,
+        "unchanged": len(unchanged), "revised": revised, "refused": refused_out, "unrouted": unrouted,
+        "overdue": overdue, "files": files,
     }
-    log.info("tickets: %s created, %s outbox rows, %s unchanged, %s refused, %s unrouted", result["created"],
-             result["outbox"], result["unchanged"], len(refused_out), len(unrouted))
+    log.info("tickets: %s created, %s revised, %s outbox rows, %s unchanged, %s refused, %s unrouted, %s overdue",
+             result["created"], len(revised), result["outbox"], result["unchanged"], len(refused_out), len(unrouted),
+             len(overdue))
     return result
 
 
+def overdue_open_tickets(wh: Warehouse, con, run_date: dt.date) -> list[dict]:
+    """Delivered tickets (sent or acknowledged) due at or before 23:59:59 UTC of D whose access the
+    IAM snapshot of D still shows open: a leaver's account enabled; for a notice ticket, an
+    enabled account still holding a frozen entitlement. Without a snapshot for D: none (nothing is
+    known). Each is escalated once (alerts kind ``ticket_overdue``)."""
+    end_of_day = dt.datetime.combine(run_date, dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
+    if "iam__accounts" not in _tables(wh, con, "raw"):
+        return []
+    if not wh._fetchall(con, "SELECT count(*) FROM raw.iam__accounts WHERE _feed_date = %s", (run_date,))[0][0]:
+        return []
+    rows = _rows(wh, con, f"SELECT ticket_id, status, due_by FROM {TICKETS} WHERE status IN ('sent', 'acknowledged') "
+                          f"AND due_by <= %s ORDER BY ticket_id", (end_of_day,))
+    docs = current_documents(wh, con, [r["ticket_id"] for r in rows])
+    out = []
+    for r in rows:
+        doc = docs[r["ticket_id"]]
+        ids = sorted(doc["account_ids"])
+        ph = ", ".join(["%s"] * len(ids))
+        enabled = {a["account_id"] for a in _rows(
+            wh, con, f"SELECT account_id FROM raw.iam__accounts WHERE _feed_date = %s AND system = %s "
+                     f"AND status = 'enabled' AND account_id IN ({ph})", (run_date, doc["system"], *ids))}
+        if doc["kind"] == model.NOTICE and enabled:
+            held = {(e["account_id"], e["entitlement"]) for e in _rows(
+                wh, con, f"SELECT account_id, entitlement FROM raw.iam__entitlements WHERE _feed_date = %s "
+                         f"AND system = %s AND account_id IN ({ph})", (run_date, doc["system"], *ids))}
+            enabled = {a["account_id"] for a in doc["actions"] if (a["account_id"], a.get("entitlement")) in held}
+        if not enabled:
+            continue
+        due = r["due_by"] if r["due_by"].tzinfo else r["due_by"].replace(tzinfo=dt.timezone.utc)
+        out.append({
+            "ticket_id": doc["ticket_id"], "kind": doc["kind"], "employee_id": doc["employee_id"],
+            "system": doc["system"], "priority": doc["priority"], "revision": int(doc.get("revision", 1)),
+            "due_by": doc["due_by"], "policy_due_by": doc.get("policy_due_by", doc["due_by"]),
+            "days_overdue": (run_date - due.astimezone(dt.timezone.utc).date()).days, "status": r["status"],
+            "open_account_ids": sorted(enabled), "rule_id": doc["rule_id"], "rule_version": doc["rule_version"],
+        })
+    return out
+
+
 def ticket_documents(wh: Warehouse, con, run_date: dt.date) -> list[dict]:
-    rows = _rows(wh, con, f"SELECT payload FROM {TICKETS} WHERE run_date = %s ORDER BY ticket_id", (run_date,))
-    return [json.loads(r["payload"]) for r in rows]
+    """Every ticket created for night D, and every revision made on night D (its new document)."""
+    rows = _rows(wh, con, f"SELECT ticket_id, payload FROM {TICKETS} WHERE run_date = %s", (run_date,))
+    if "revisions" in _tables(wh, con, SCHEMA):
+        rows += _rows(wh, con, f"SELECT ticket_id, payload FROM {REVISIONS} WHERE run_date = %s", (run_date,))
+    return [json.loads(r["payload"]) for r in sorted(rows, key=lambda r: (r["ticket_id"], r["payload"]))]
 
 
 def write_ticket_files(warehouse_url: str, run_date: dt.date, *, out: Path) -> dict:

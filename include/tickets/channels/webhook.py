@@ -72,7 +72,8 @@ def render_body(doc: dict, options: dict) -> bytes:
             "properties": [{"key": "vigil.ticket", "value": doc}],
         }
     else:
-        body = {"type": f"vigil.{doc['kind']}.created", "timestamp": doc["created_at"], "data": doc}
+        event = "updated" if doc.get("revision", 1) > 1 else "created"
+        body = {"type": f"vigil.{doc['kind']}.{event}", "timestamp": doc["created_at"], "data": doc}
     return model.canonical_json(body).encode()
 
 

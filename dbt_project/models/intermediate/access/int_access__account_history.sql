@@ -5,7 +5,14 @@
 -- revoked_at is the account's disabled_at when that is known and consistent (dated on or after the
 -- last enabled night - a snapshot may be taken before a same-day disable - and on or before
 -- revoked_on), else the end of the revoked_on night (23:59:59 UTC):
--- a snapshot describes the end of its business day.
+-- a snapshot describes the end of its business day. An account already disabled, locked or gone
+-- when first seen (never seen enabled: revoked_on = first_seen_on) has no revoked_at unless its
+-- disabled_at is usable: when its access ended is not known.
+-- is_privileged_when_last_enabled is what AL-01 called the account on the last night it was
+-- enabled: the account flag or a privileged entitlement in that night's entitlements snapshot (the
+-- latest partition on or before it, as stg_iam__entitlements reads it); for an account never seen
+-- enabled, the same on the first night it was seen. A revoked account thus keeps the privilege,
+-- and so the due date, it had while exposed (int_access__leaver_accounts).
 --
 -- Incremental: a night folds only the snapshot nights after the last one folded in
 -- (_nights_through) into the stored rows of the accounts they show, plus the accounts the last
@@ -73,6 +80,46 @@ latest_night as (
 
 ),
 
+entitlement_nights as (
+
+    -- the entitlements partition each new night's rules read: the latest on or before the night
+    select new_nights.night, max(partitions._feed_date) as entitlements_night
+    from new_nights
+    inner join (
+        select distinct _feed_date from {{ ref('stg_iam__entitlement_snapshots') }}
+    ) as partitions
+        on partitions._feed_date <= new_nights.night
+    group by new_nights.night
+
+),
+
+new_privileged_grants as (
+
+    select distinct entitlement_nights.night, grants.system, grants.account_id
+    from {{ ref('stg_iam__entitlement_snapshots') }} as grants
+    inner join entitlement_nights
+        on grants._feed_date = entitlement_nights.entitlements_night
+    where grants.is_privileged
+
+),
+
+new_night_privilege as (
+
+    -- each new snapshot row: privileged through the account flag or an entitlement that night
+    select
+        new_snapshots.system,
+        new_snapshots.account_id,
+        new_snapshots._feed_date,
+        coalesce(new_snapshots.is_privileged, false)
+            or new_privileged_grants.account_id is not null as is_privileged
+    from new_snapshots
+    left join new_privileged_grants
+        on new_snapshots._feed_date = new_privileged_grants.night
+        and new_snapshots.system = new_privileged_grants.system
+        and new_snapshots.account_id = new_privileged_grants.account_id
+
+),
+
 new_per_account as (
 
     select
@@ -100,14 +147,28 @@ new_latest_row as (
 new_last_enabled_row as (
 
     select
-        new_snapshots.system,
-        new_snapshots.account_id,
-        new_snapshots.is_privileged as is_privileged_when_last_enabled
-    from new_snapshots
+        new_night_privilege.system,
+        new_night_privilege.account_id,
+        new_night_privilege.is_privileged as is_privileged_when_last_enabled
+    from new_night_privilege
     inner join new_per_account
-        on new_snapshots.system = new_per_account.system
-        and new_snapshots.account_id = new_per_account.account_id
-        and new_snapshots._feed_date = new_per_account.last_enabled_on
+        on new_night_privilege.system = new_per_account.system
+        and new_night_privilege.account_id = new_per_account.account_id
+        and new_night_privilege._feed_date = new_per_account.last_enabled_on
+
+),
+
+new_first_seen_row as (
+
+    select
+        new_night_privilege.system,
+        new_night_privilege.account_id,
+        new_night_privilege.is_privileged as is_privileged_when_first_seen
+    from new_night_privilege
+    inner join new_per_account
+        on new_night_privilege.system = new_per_account.system
+        and new_night_privilege.account_id = new_per_account.account_id
+        and new_night_privilege._feed_date = new_per_account.first_seen_on
 
 ),
 
@@ -135,7 +196,9 @@ folded as (
             as stored_revoked_on,
         case
             when fresh.last_enabled_on is not null then fresh_enabled.is_privileged_when_last_enabled
-            else stored.is_privileged_when_last_enabled
+            when stored.system is not null then stored.is_privileged_when_last_enabled
+            -- never seen enabled: what it was on the first night it was seen
+            else fresh_first.is_privileged_when_first_seen
         end as is_privileged_when_last_enabled,
         case when latest.system is not null then latest.created_at else stored.created_at end as created_at,
         case when latest.system is not null then latest.disabled_at else stored.disabled_at end as disabled_at
@@ -153,6 +216,9 @@ folded as (
     left join new_last_enabled_row as fresh_enabled
         on accounts.system = fresh_enabled.system
         and accounts.account_id = fresh_enabled.account_id
+    left join new_first_seen_row as fresh_first
+        on accounts.system = fresh_first.system
+        and accounts.account_id = fresh_first.account_id
 
 ),
 
@@ -195,6 +261,9 @@ select
                 or {{ utc_date('disabled_at') }} >= last_enabled_on
             )
             then disabled_at
+        -- already not enabled when first seen, and IAM says no (usable) disabled_at: when access
+        -- ended is unknown (it may be years before the first night); never dated to revoked_on
+        when last_enabled_on is null then null
         else {{ utc_instant('revoked_on', '23:59:59') }}
     end as revoked_at,
     latest_night as _nights_through

@@ -2,7 +2,11 @@
 -- (termination_date <= run_date) and whose access was still enabled when the departure began: the
 -- account is enabled now (is_open), or its access ended (revoked_at) on or after the notice date
 -- (the termination date when HR recorded no notice). Accounts switched off before the departure
--- (e.g. at an earlier move) are not part of it.
+-- (e.g. at an earlier move) are not part of it. An account already disabled when Vigil first saw
+-- it, with no usable disabled_at (int_access__account_history: revoked_at null), is part of it
+-- when first seen on or after the departure start, flagged is_revocation_time_unknown: it may have
+-- been revoked at any time before, so it carries no revocation time (and is left out of the
+-- time-to-revoke KPIs, which count it as excluded).
 --
 -- Revocation due date (rule AL-01): privileged accounts by the end of
 -- termination_date + revocation_due_days_privileged (0: the termination day itself); the rest by
@@ -48,6 +52,9 @@ joined as (
         history.revoked_on is null as is_open,
         current_accounts.status as current_status,
         history.is_in_latest_snapshot,
+        -- while open: the account flag or a privileged entitlement tonight (int_access__accounts);
+        -- once revoked: the same, on the last night it was enabled (int_access__account_history),
+        -- so AL-01 and AL-11 give an account the same privilege and due date before and after
         case
             when history.revoked_on is null then coalesce(current_accounts.is_privileged, false)
             else coalesce(history.is_privileged_when_last_enabled, false)
@@ -72,10 +79,15 @@ joined as (
 
 in_scope as (
 
-    select *
+    select
+        joined.*,
+        not is_open and revoked_at is null as is_revocation_time_unknown
     from joined
     where is_open
        or {{ utc_date('revoked_at') }} >= departure_start_date
+       -- already not enabled when Vigil first saw it, time unknown: it may still have been
+       -- enabled when the departure began, unless it was seen before the departure started
+       or (revoked_at is null and first_seen_on >= departure_start_date)
 
 ),
 
@@ -120,5 +132,6 @@ select
     last_enabled_on,
     revoked_on,
     revoked_at,
-    disabled_at
+    disabled_at,
+    is_revocation_time_unknown
 from dated

@@ -1,9 +1,12 @@
 -- Rule AL-01, leaver access exposure. One row per (system, account_id): an account that is enabled
 -- on run_date and belongs to an employee whose termination_date <= run_date, with its revocation
 -- due date/time (see int_access__leaver_accounts), how overdue it is and a priority:
---   P1  privileged, or overdue on a 'critical' system (seed system_criticality)
+--   P1  privileged, or a successful login after the termination date (AL-03,
+--       fct_post_termination_logins), or overdue on a 'critical' system (seed system_criticality)
 --   P2  overdue (run_date after due_date)
 --   P3  not yet due (due today or later)
+-- The priority is recomputed every night from the account's state, so it rises as the account
+-- becomes overdue or is used after termination; revocation tickets follow it (docs/tickets.md).
 -- Entitlements still held are counted and listed (fct_leaver_entitlements has one row each).
 with leaver_accounts as (
 
@@ -36,11 +39,23 @@ entitlements as (
 
 ),
 
+post_termination_logins as (
+
+    select distinct system, account_id
+    from {{ ref('fct_post_termination_logins') }}
+    where outcome = 'success'
+
+),
+
 scored as (
 
     select
         leaver_accounts.*,
         {{ run_date_sql() }} > leaver_accounts.due_date as is_overdue,
+        exists (
+            select 1 from post_termination_logins as l
+            where l.system = leaver_accounts.system and l.account_id = leaver_accounts.account_id
+        ) as has_post_termination_login,
         case
             when {{ run_date_sql() }} > leaver_accounts.due_date
                 then {{ dbt.datediff('leaver_accounts.due_date', run_date_sql(), 'day') }}
@@ -62,8 +77,10 @@ select
     scored.due_at,
     scored.is_overdue,
     {{ dbt.cast('scored.days_overdue', dbt.type_int()) }} as days_overdue,
+    scored.has_post_termination_login,
     case
         when scored.is_privileged then 'P1'
+        when scored.has_post_termination_login then 'P1'
         when scored.is_overdue and scored.criticality = 'critical' then 'P1'
         when scored.is_overdue then 'P2'
         else 'P3'

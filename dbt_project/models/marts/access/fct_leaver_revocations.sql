@@ -8,6 +8,10 @@
 --                       the due date has passed, null before that
 --   hours_to_revoke     hours from the start of the termination day (00:00 UTC) to revoked_at
 --                       (negative when revoked during the notice period); null while open
+--   kpi_exclusion_reason 'disabled_when_first_seen': the account was already disabled, locked or
+--                       gone on the first night Vigil saw it and IAM gave no usable disabled_at
+--                       (e.g. people who left years before go-live): revoked_at, hours_to_revoke
+--                       and revoked_within_due are null and the KPIs count it as excluded
 with leaver_accounts as (
 
     select * from {{ ref('int_access__leaver_accounts') }}
@@ -38,6 +42,7 @@ select
     due_at,
     revoked_at,
     case
+        when is_revocation_time_unknown then null
         when revoked_at is not null then {{ utc_date('revoked_at') }} <= due_date
         when {{ run_date_sql() }} > due_date then false
     end as revoked_within_due,
@@ -46,6 +51,11 @@ select
     is_open,
     revoked_on,
     last_enabled_on,
+    first_seen_on,
+    is_revocation_time_unknown,
+    case
+        when is_revocation_time_unknown then 'disabled_when_first_seen'
+    end as kpi_exclusion_reason,
     'AL-11' as rule_id,
     '{{ var("policy_version") }}' as policy_version,
     {{ run_date_sql() }} as as_of_date

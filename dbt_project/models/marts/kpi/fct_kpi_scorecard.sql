@@ -8,6 +8,8 @@
 --   direction higher: green when value >= target, amber when value >= target - amber_band, else red
 --   direction lower:  green when value <= target, amber when value <= target + amber_band, else red
 --   no_target when the seed gives no target, no_data when there is nothing to measure (value null)
+-- n_excluded / excluded_reason: how many accounts a revocation KPI left out and why (fct_kpi_values);
+-- a change KPI carries its quarter's.
 with kpi_values as (
 
     select * from {{ ref('fct_kpi_values') }}
@@ -53,6 +55,8 @@ changes as (
             when kpi = 'post_termination_logins' and previous_value = 0 and value = 0 then 'green'
             when kpi = 'post_termination_logins' and previous_value = 0 and value > 0 then 'red'
         end as status_override,
+        n_excluded,
+        excluded_reason,
         as_of_date
     from with_previous
     where period_type = 'quarter'
@@ -77,6 +81,8 @@ base as (
         value,
         previous_value,
         {{ dbt.cast('null', dbt.type_string()) }} as status_override,
+        n_excluded,
+        excluded_reason,
         as_of_date
     from with_previous
 
@@ -132,6 +138,8 @@ select
     amber_band,
     unit,
     status,
+    n_excluded,
+    excluded_reason,
     as_of_date,
     {{ dbt.cast("'" ~ var('policy_version') ~ "'", dbt.type_string()) }} as policy_version
 from scored

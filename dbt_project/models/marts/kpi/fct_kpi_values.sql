@@ -7,6 +7,9 @@
 --                           (fct_leaver_revocations.due_date): share revoked on or before due_date
 --   mean_hours_to_revoke    accounts revoked in the period (UTC date of revoked_at): mean
 --                           hours_to_revoke, a revocation before the termination day counting 0
+--   Both leave out accounts with no revocation time (kpi_exclusion_reason, e.g. already disabled
+--   when Vigil first saw them) and say how many they left out and why (n_excluded,
+--   excluded_reason; 0 and null for every other KPI).
 --   post_termination_logins logins after the termination date (fct_post_termination_logins),
 --                           dated by the later of login_date and first_reported_on
 --   handover_completion     departed RMs' clients whose handover fell due in the period: share
@@ -28,6 +31,40 @@ revocations as (
         {{ utc_date('revoked_at') }} as revoked_date,
         case when hours_to_revoke < 0 then 0 else hours_to_revoke end as hours_to_revoke
     from {{ ref('fct_leaver_revocations') }}
+    where kpi_exclusion_reason is null
+
+),
+
+revocation_exclusions as (
+
+    -- accounts with no revocation time (fct_leaver_revocations.kpi_exclusion_reason), counted
+    -- where they would otherwise have counted: timeliness by due_date, time to revoke by the
+    -- night Vigil first saw them no longer enabled (revoked_on)
+    select
+        'revocation_timeliness' as kpi,
+        periods.period_type,
+        periods.period_start,
+        count(excluded.due_date) as n_excluded
+    from periods
+    inner join {{ ref('fct_leaver_revocations') }} as excluded
+        on excluded.kpi_exclusion_reason is not null
+        and excluded.due_date >= periods.period_start
+        and excluded.due_date <= periods.cutoff_date
+    group by periods.period_type, periods.period_start
+
+    union all
+
+    select
+        'mean_hours_to_revoke' as kpi,
+        periods.period_type,
+        periods.period_start,
+        count(excluded.revoked_on) as n_excluded
+    from periods
+    inner join {{ ref('fct_leaver_revocations') }} as excluded
+        on excluded.kpi_exclusion_reason is not null
+        and excluded.revoked_on >= periods.period_start
+        and excluded.revoked_on <= periods.cutoff_date
+    group by periods.period_type, periods.period_start
 
 ),
 
@@ -218,6 +255,11 @@ select
         ~ " when counts.kpi = 'complaints_per_1000_clients' and counts.denominator > 0 then counts.numerator * 1000.0 / counts.denominator"
         ~ " when counts.denominator > 0 then counts.numerator * 1.0 / counts.denominator"
         ~ " end", 'decimal(18,4)') }} as value,
+    {{ dbt.cast('coalesce(revocation_exclusions.n_excluded, 0)', dbt.type_int()) }} as n_excluded,
+    case
+        when revocation_exclusions.n_excluded > 0
+            then 'disabled_when_first_seen: already disabled when Vigil first saw them, no disabled_at; revocation time unknown'
+    end as excluded_reason,
     periods.as_of_date
 from counts
 inner join periods
@@ -226,3 +268,7 @@ inner join periods
 left join complaints
     on counts.period_type = complaints.period_type
     and counts.period_start = complaints.period_start
+left join revocation_exclusions
+    on counts.kpi = revocation_exclusions.kpi
+    and counts.period_type = revocation_exclusions.period_type
+    and counts.period_start = revocation_exclusions.period_start

@@ -19,6 +19,8 @@ select
     cast(amber_band as decimal(18,4)) as amber_band,
     cast(unit as {{ t }}) as unit,
     cast(status as {{ t }}) as status,
+    cast(n_excluded as {{ dbt.type_int() }}) as n_excluded,
+    cast(excluded_reason as {{ t }}) as excluded_reason,
     cast(policy_version as {{ t }}) as policy_version,
     cast(as_of_date as date) as as_of_date
 from {{ ref('fct_kpi_scorecard') }}
