@@ -35,7 +35,7 @@ from vigil.transforms.contract import table as contract_table
 from vigil.transforms.pseudonymise import install_duckdb_key
 from vigil.transforms.reader import StagedTable, TableReader
 from vigil.transforms.sources import LandingSource, SqlSource, verify_against_manifest
-from vigil.warehouse import Warehouse, configure_duckdb
+from vigil.warehouse import Warehouse, configure_duckdb, require_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,9 @@ def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert:
     from vigil import breakers
 
     url = settings.warehouse_for("transformer")
-    decision = breakers.evaluate(url, run_date)
+    tickets = breakers.planned_revocations(url, run_date)
+    decision = breakers.evaluate(url, run_date, tickets=tickets)
+    record_plan(settings, run_date, run_id, tickets, decision)
     if decision.holds:
         breakers.append_audit(url, run_date=run_date, event="breaker_hold", actor="vigil",
                               details=decision.to_dict() | {"run_id": run_id})
@@ -274,6 +276,20 @@ def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert:
     out["warnings"] = [f"breakers released by {decision.approval['approved_by']}: " + "; ".join(decision.reasons)] \
         if decision.status == "released" else []
     return out
+
+
+def plan_path(settings: Settings, run_date: dt.date) -> Path:
+    return Path(settings.out) / "runs" / run_date.isoformat() / "plan.json"
+
+
+def record_plan(settings: Settings, run_date: dt.date, run_id: str, tickets: list[dict], decision) -> Path:
+    """What the breakers saw for night D (its planned tickets and their decision): `vigil plan --date D`
+    shows it once the candidate tables hold a later night."""
+    path = plan_path(settings, run_date)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"run_date": run_date.isoformat(), "run_id": run_id, "tickets": tickets, "breakers": decision.to_dict()}
+    path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    return path
 
 
 @timed_step
@@ -391,6 +407,7 @@ class StepReport:
     seconds: float
     detail: str
     warnings: list[str] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)  # the step's integer results, e.g. {"created": 3}
 
 
 @dataclass
@@ -401,6 +418,7 @@ class RunSummary:
     ok: bool = False
     status: str = "failed"  # "published" | "held" (a breaker tripped) | "failed"
     error: str | None = None
+    failed_step: str | None = None  # the step that raised (None when the night published)
     summary_path: Path | None = None
 
     @property
@@ -414,6 +432,7 @@ class RunSummary:
             "ok": self.ok,
             "status": self.status,
             "error": self.error,
+            "failed_step": self.failed_step,
             "steps": [s.__dict__ for s in self.steps],
         }
 
@@ -433,10 +452,12 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
     summary = RunSummary(run_date, run_id or new_run_id(run_date))
 
     def step(name: str, fn, describe) -> dict:
+        summary.failed_step = name  # until it has finished
         report("start", name)
         t0 = time.perf_counter()
         out = fn()
-        rep = StepReport(name, round(time.perf_counter() - t0, 3), describe(out), list(out.get("warnings", [])))
+        rep = StepReport(name, round(time.perf_counter() - t0, 3), describe(out), list(out.get("warnings", [])),
+                         {k: v for k, v in out.items() if isinstance(v, int) and not isinstance(v, bool)})
         summary.steps.append(rep)
         report("done", f"{name}: {rep.detail} ({rep.seconds:.1f}s)")
         for w in rep.warnings:
@@ -444,6 +465,9 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
         return out
 
     try:
+        summary.failed_step = "settings"
+        if not settings.create_warehouse:  # a mistyped path must not start a new, empty warehouse
+            require_warehouse(settings.warehouse, settings.warehouse_display)
         settings.resolve_key()  # fail before reading anything when production has no key
         extracted = {
             feed: step(
@@ -497,6 +521,7 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
                                                   delivered=delivered), _counts)
         summary.ok = True
         summary.status = "published"
+        summary.failed_step = None
     except Exception as exc:  # reported, not swallowed: the CLI exits non-zero with this message
         from vigil.breakers import BreakerHold
 
