@@ -393,24 +393,29 @@ def cmd_status(args) -> int:
             console.print(f"    why:  failed{at}: {_one_line(s.get('error'))}")
             console.print(f"    next: {completed_steps(s)}")
         console.print(f"    where: {path}")
+        for kind in ("tickets", "alerts"):
+            folder = Path(settings.out) / kind / date
+            if folder.is_dir():
+                console.print(f"    {kind}: {folder}")
     return 0
 
 
-def _plan_table(tickets: list[dict], title: str) -> RichTable:
-    """Readable at 80 columns and when piped: ticket ids and due dates are never cut (they do not wrap);
-    the employee and account ids are in --json."""
-    from rich import box
-
-    table = RichTable(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-    table.add_column("ticket_id", no_wrap=True, min_width=36)
-    table.add_column("prio", no_wrap=True)
-    table.add_column("due_by", no_wrap=True, min_width=20)
-    table.add_column("system", overflow="fold")
-    table.add_column("kind", overflow="fold")
-    for t in tickets:
-        table.add_row(str(t.get("ticket_id", "")), str(t.get("priority", "")), str(t.get("due_by", "")),
-                      str(t.get("system", "")), str(t.get("kind", "")))
-    return table
+def _print_plan_tables(tickets: list[dict], date: dt.date) -> None:
+    """One table per ticket kind, readable at 80 columns and when piped: ticket ids and due dates never
+    wrap or get cut, only a long system name folds; the employee and account ids are in --json."""
+    console.print(f"planned revocations for {date}: {len(tickets)}")
+    for kind in sorted({str(t.get("kind", "")) for t in tickets}):
+        rows = [t for t in tickets if str(t.get("kind", "")) == kind]
+        table = RichTable(title=f"{kind} ({len(rows)})", title_justify="left", box=None, pad_edge=False,
+                          padding=(0, 1), header_style="bold underline")
+        table.add_column("ticket_id", no_wrap=True)
+        table.add_column("prio", no_wrap=True)
+        table.add_column("due_by", no_wrap=True)
+        table.add_column("system", overflow="fold")
+        for t in sorted(rows, key=lambda t: (str(t.get("priority", "")), str(t.get("due_by", "")), str(t.get("ticket_id")))):
+            table.add_row(str(t.get("ticket_id", "")), str(t.get("priority", "")), str(t.get("due_by", "")),
+                          str(t.get("system", "")))
+        console.print(table)
 
 
 def cmd_plan(args) -> int:
@@ -438,9 +443,9 @@ def cmd_plan(args) -> int:
         console.print_json(json.dumps({"tickets": tickets, "breakers": decision.to_dict(), "source": source},
                                       default=str))
     else:
-        console.print(_plan_table(tickets, f"planned revocations for {args.date} ({len(tickets)})"))
-        _print_decision(decision)
-        console.print(f"  ({source})")
+        _print_plan_tables(tickets, args.date)
+        _print_decision(decision, wrap=True)
+        console.print(f"  ({source})", soft_wrap=False)
     return EXIT_HELD if decision.holds else EXIT_OK
 
 
@@ -453,17 +458,20 @@ def _recorded_approval(url: str, date: dt.date) -> dict | None:
         return latest_approval(wh, con, date)
 
 
-def _print_decision(decision) -> None:
+def _print_decision(decision, wrap: bool = False) -> None:
+    def say(text: str) -> None:  # wrap at the terminal's width (80 when piped) where asked
+        console.print(text, soft_wrap=not wrap)
+
     colour = {"pass": "green", "released": "yellow", "hold": "red"}.get(decision.status, "red")
     before = (f"active {decision.yesterday_active} ({decision.yesterday_date}) -> {decision.today_active}"
               if decision.yesterday_active is not None else f"active {decision.today_active} (no earlier night)")
-    console.print(f"breakers: [{colour}]{decision.status.upper()}[/]  {before}; {decision.planned_revocations} planned "
-                  f"revocations, threshold {decision.revocation_threshold:g}")
+    say(f"breakers: [{colour}]{decision.status.upper()}[/]  {before}; {decision.planned_revocations} planned "
+        f"revocations, threshold {decision.revocation_threshold:g}")
     for r in decision.reasons:
-        console.print(f"  - {r}")
+        say(f"  - {r}")
     if decision.approval:
-        console.print(f"  released by {decision.approval.get('approved_by') or 'unknown'}: "
-                      f"{decision.approval.get('reason') or '(no reason recorded)'}")
+        say(f"  released by {decision.approval.get('approved_by') or 'unknown'}: "
+            f"{decision.approval.get('reason') or '(no reason recorded)'}")
 
 
 def cmd_approve(args) -> int:

@@ -260,12 +260,12 @@ def test_review_help_lists_only_what_applies(capsys):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    """scripts/demo.sh (what `make demo` runs) at the tiny scale for two nights, in a fresh directory
-    laid out like a clone: demo/ and .venv/ side by side. The first night is held, approved and rerun."""
+    """scripts/demo.sh (what `make demo` runs) at the tiny scale for one night, in a fresh directory
+    laid out like a clone: demo/ and .venv/ side by side. The night is held, approved and rerun."""
     base = tmp_path_factory.mktemp("after-make-demo")
     (base / ".venv").symlink_to(BIN.parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env.update(BIN=str(BIN), DEMO=str(base / "demo"), DEMO_SCALE="tiny", DEMO_START="2026-03-01", DEMO_END="2026-03-02")
+    env.update(BIN=str(BIN), DEMO=str(base / "demo"), DEMO_SCALE="tiny", DEMO_START="2026-03-01", DEMO_END="2026-03-01")
     done = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "export VIGIL_LANDING=" in done.stdout
@@ -282,7 +282,7 @@ def _readme_block(marker: str) -> str:
 @pytest.mark.slow
 def test_readme_commands_after_make_demo_succeed_as_written(demo):
     script = _readme_block("<!-- tested by tests/test_cli.py: after make demo -->")
-    assert "export VIGIL_WAREHOUSE=demo/warehouse/vigil.duckdb" in script and "vigil review --quarter 2026Q1" in script
+    assert "VIGIL_WAREHOUSE=demo/warehouse/vigil.duckdb" in script and "vigil review --quarter 2026Q1" in script
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env.pop("COLUMNS", None)
     if not Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc").exists() and "VIGIL_CJK_FONT" not in os.environ:
@@ -295,34 +295,37 @@ def test_readme_commands_after_make_demo_succeed_as_written(demo):
     assert not (demo / "warehouse").exists() and not (demo / "vigil_out").exists()  # defaults never touched
 
 
-def _demo_args(demo: Path) -> list[str]:
-    return ["--warehouse", str(demo / "demo" / "warehouse" / "vigil.duckdb"), "--out", str(demo / "demo" / "out")]
+def _args(demo_warehouse) -> list[str]:
+    s = demo_warehouse.settings
+    return ["--warehouse", s.warehouse, "--out", str(s.out)]
 
 
-@pytest.mark.slow
-def test_plan_shows_an_earlier_night_as_its_run_recorded_it(demo, capsys, monkeypatch):
-    """The candidate tables hold 2026-03-02; 2026-03-01 (held, approved, rerun) comes from its record."""
+def test_plan_shows_an_earlier_night_as_its_run_recorded_it(demo_warehouse, capsys, monkeypatch):
+    """The candidate tables hold the last night; the first (held, approved, rerun) comes from its record."""
     monkeypatch.delenv("COLUMNS", raising=False)
-    before = _tree(demo / "demo")
-    assert vigil(["plan", "--date", "2026-03-01", "--json", *_demo_args(demo)]) == 0
+    first, last = demo_warehouse.start, demo_warehouse.last
+    assert first in demo_warehouse.held
+    before = _tree(Path(demo_warehouse.settings.out))
+    assert vigil(["plan", "--date", first.isoformat(), "--json", *_args(demo_warehouse)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["breakers"]["status"] == "released" and doc["breakers"]["approval"]["approved_by"] == "make demo"
+    assert doc["breakers"]["status"] == "released" and doc["breakers"]["approval"]["approved_by"] == "fixture"
     assert doc["source"].startswith("as recorded by run") and len(doc["tickets"]) > 10
-    assert vigil(["plan", "--date", "2026-03-01", *_demo_args(demo)]) == 0
+    assert vigil(["plan", "--date", first.isoformat(), *_args(demo_warehouse)]) == 0
     printed = capsys.readouterr().out
     assert all(len(line) <= 80 for line in printed.splitlines()), max(printed.splitlines(), key=len)
     for t in doc["tickets"]:  # never cut: every ticket id and due date appears whole
         assert t["ticket_id"] in printed and t["due_by"] in printed
     assert "None" not in printed
-    assert vigil(["plan", "--date", "2026-03-02", *_demo_args(demo)]) == 0  # the last night: evaluated now
+    assert vigil(["plan", "--date", last.isoformat(), *_args(demo_warehouse)]) == 0  # the last night: evaluated now
     assert "evaluated now on publish_candidate" in capsys.readouterr().out
-    assert vigil(["plan", "--date", "2026-02-28", *_demo_args(demo)]) == 2  # never ran
-    assert "no plan for 2026-02-28" in capsys.readouterr().err
-    assert _tree(demo / "demo") == before
+    never = first - dt.timedelta(days=1)
+    assert vigil(["plan", "--date", never.isoformat(), *_args(demo_warehouse)]) == 2
+    assert f"no plan for {never}" in capsys.readouterr().err
+    assert _tree(Path(demo_warehouse.settings.out)) == before
 
 
-@pytest.mark.slow
-def test_approve_of_a_night_that_is_not_held_is_one_line_exit_1(demo, capsys):
-    assert vigil(["approve", "--date", "2026-03-02", "--reason", "x", "--by", "y", *_demo_args(demo)]) == 1
+def test_approve_of_a_night_that_is_not_held_is_one_line_exit_1(demo_warehouse, capsys):
+    last = demo_warehouse.last.isoformat()
+    assert vigil(["approve", "--date", last, "--reason", "x", "--by", "y", *_args(demo_warehouse)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: not approved: 2026-03-02 is not held") and err.count("\n") == 1
+    assert err.startswith(f"error: not approved: {last} is not held") and err.count("\n") == 1
