@@ -167,8 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="show what night D revokes and whether a breaker trips (no side effects)")
     p.add_argument("--date", type=_date, required=True,
-                   help="a night that ran up to its breakers (the last built night is re-evaluated; an earlier "
-                        "one is shown as its run recorded it)")
+                   help="a night that ran up to its breakers (as its last run recorded it, with any later approval)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON (every ticket field and the breakers)")
     _add_settings_args(p, ("warehouse", "out"))
 
@@ -424,14 +423,15 @@ def cmd_plan(args) -> int:
 
     settings = _existing_warehouse(args)
     url = settings.warehouse_for("transformer")
-    try:  # the candidate tables were built for this night: evaluate them now
-        tickets, decision = breakers.plan(url, args.date)
+    recorded = plan_path(settings, args.date)
+    if not recorded.is_file():  # no run recorded it here: the candidate tables, if built for this night
+        try:
+            tickets, decision = breakers.plan(url, args.date)
+        except ValueError as built_for_other_night:
+            raise UsageError(f"no plan for {args.date}: {recorded} does not exist (the night never reached its "
+                             f"circuit breakers; `vigil status` says how it ended) and {built_for_other_night}") from None
         source = "evaluated now on publish_candidate"
-    except ValueError as built_for_other_night:  # an earlier night: what its run recorded
-        recorded = plan_path(settings, args.date)
-        if not recorded.is_file():
-            raise UsageError(f"no plan for {args.date}: {built_for_other_night}, and {recorded} does not exist "
-                             f"(the night never reached its circuit breakers; `vigil status` says how it ended)") from None
+    else:  # what the night's last run saw at its breakers (once published, its tickets are no longer "new")
         doc = json.loads(recorded.read_text())
         tickets = doc["tickets"]
         decision = breakers.BreakerDecision(**doc["breakers"])

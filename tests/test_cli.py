@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -316,12 +317,21 @@ def test_plan_shows_an_earlier_night_as_its_run_recorded_it(demo_warehouse, caps
     for t in doc["tickets"]:  # never cut: every ticket id and due date appears whole
         assert t["ticket_id"] in printed and t["due_by"] in printed
     assert "None" not in printed
-    assert vigil(["plan", "--date", last.isoformat(), *_args(demo_warehouse)]) == 0  # the last night: evaluated now
-    assert "evaluated now on publish_candidate" in capsys.readouterr().out
     never = first - dt.timedelta(days=1)
     assert vigil(["plan", "--date", never.isoformat(), *_args(demo_warehouse)]) == 2
     assert f"no plan for {never}" in capsys.readouterr().err
     assert _tree(Path(demo_warehouse.settings.out)) == before
+
+
+def test_plan_without_a_record_evaluates_the_candidate_built_for_that_night(demo_warehouse, tmp_path, capsys):
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(demo_warehouse.settings.warehouse, copy)
+    args = ["--warehouse", str(copy), "--out", str(tmp_path / "other-out")]
+    assert vigil(["plan", "--date", demo_warehouse.last.isoformat(), *args]) == 0
+    assert "evaluated now on publish_candidate" in capsys.readouterr().out
+    assert vigil(["plan", "--date", demo_warehouse.start.isoformat(), *args]) == 2  # built for another night
+    assert "the candidate tables were built for" in capsys.readouterr().err
+    assert not (tmp_path / "other-out").exists()
 
 
 def test_approve_of_a_night_that_is_not_held_is_one_line_exit_1(demo_warehouse, capsys):
