@@ -265,12 +265,19 @@ def _reporter():
     return status, report
 
 
-def _check_before_run(settings: Settings) -> None:
-    """Configuration errors stop `run` before anything is read or created (exit 2)."""
+def _check_before_run(settings: Settings, actions: bool = True) -> None:
+    """Configuration errors stop `run` before anything is read or created (exit 2), not after publish."""
     from vigil.warehouse import require_warehouse
 
     if not settings.create_warehouse:
         require_warehouse(settings.warehouse, settings.warehouse_display)
+    if actions:
+        from vigil.alerts.config import load_config
+        from vigil.tickets.config import load_delivery_config
+
+        load_delivery_config(settings.delivery_config)
+        if settings.alerting_config:
+            load_config(settings.alerting_config)
     settings.resolve_key()
 
 
@@ -326,7 +333,7 @@ def _plural(n: int, word: str) -> str:
 
 def cmd_run(args) -> int:
     settings = _settings(args, create_warehouse=args.create_warehouse or None)
-    _check_before_run(settings)
+    _check_before_run(settings, actions=not args.no_actions)
     status = _run_one(settings, args.date, actions=not args.no_actions, full_refresh=args.full_refresh)
     if status == "published":
         _print_where_to_look(settings)
@@ -340,7 +347,7 @@ def cmd_backfill(args) -> int:
     if args.end < args.start:
         raise UsageError(f"--end {args.end} is before --start {args.start}")
     settings = _settings(args, create_warehouse=args.create_warehouse or None)
-    _check_before_run(settings)
+    _check_before_run(settings, actions=not args.no_actions)
     results = []
     day = args.start
     while day <= args.end:

@@ -52,6 +52,19 @@ def test_run_on_a_mistyped_warehouse_path_is_an_error_and_creates_nothing(tmp_pa
     assert _tree(tmp_path) == before  # no folder, no DuckDB file, no run summary
 
 
+def test_run_with_a_missing_delivery_config_stops_before_anything_is_read(tmp_path, capsys, monkeypatch):
+    """Found before the night, not after publish (where it would fail with the night half-acted-on)."""
+    monkeypatch.setenv("VIGIL_PSEUDONYMISATION_KEY", TEST_KEY.decode())
+    wh = tmp_path / "wh.duckdb"
+    assert vigil(["init", "--warehouse", str(wh)]) == 0
+    capsys.readouterr()
+    code = vigil(["run", "--date", "2026-03-02", "--landing", str(tmp_path / "landing"), "--warehouse", str(wh),
+                  "--out", str(tmp_path / "out"), "--delivery-config", str(tmp_path / "nope.yml")])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"configuration error: delivery config {tmp_path / 'nope.yml'} does not exist\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_require_warehouse_missing_then_foreign_file_then_vigil_warehouse(tmp_path):
     """-1: no file; 0: a DuckDB file that is not Vigil's; +1: one `vigil init` made. Creates nothing itself."""
     path = tmp_path / "wh.duckdb"
