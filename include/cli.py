@@ -434,9 +434,9 @@ def cmd_plan(args) -> int:
     if not recorded.is_file():  # no run recorded it here: the candidate tables, if built for this night
         try:
             tickets, decision = breakers.plan(url, args.date)
-        except ValueError as built_for_other_night:
+        except (ValueError, RuntimeError) as not_built:  # built for another night, or never built
             raise UsageError(f"no plan for {args.date}: {recorded} does not exist (the night never reached its "
-                             f"circuit breakers; `vigil status` says how it ended) and {built_for_other_night}") from None
+                             f"circuit breakers; `vigil status` says how it ended) and {_one_line(str(not_built))}") from None
         source = "evaluated now on publish_candidate"
     else:  # what the night's last run saw at its breakers (once published, its tickets are no longer "new")
         doc = json.loads(recorded.read_text())
@@ -487,8 +487,8 @@ def cmd_approve(args) -> int:
     settings = _existing_warehouse(args)
     try:
         decision = approve(settings.warehouse_for("transformer"), args.date, reason=args.reason, by=args.by)
-    except ValueError as exc:
-        raise CommandFailed(f"not approved: {exc}") from None
+    except (ValueError, RuntimeError) as exc:  # not held, or no night built yet
+        raise CommandFailed(f"not approved: {_one_line(str(exc))}") from None
     _print_decision(decision)
     console.print(f"Approval recorded in audit.audit_log. Rerun the night to publish and issue its tickets: "
                   f"vigil run --date {args.date} (in Airflow: clear check_breakers and its downstream tasks).")

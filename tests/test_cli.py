@@ -156,6 +156,18 @@ def test_bad_values_are_one_line_usage_errors(tmp_path, capsys, no_vigil_env):
     assert not (tmp_path / "out" / "reviews").exists()
 
 
+def test_plan_and_approve_before_any_night_are_one_line_errors(tmp_path, capsys, no_vigil_env):
+    wh = tmp_path / "wh.duckdb"
+    assert vigil(["init", "--warehouse", str(wh)]) == 0
+    capsys.readouterr()
+    assert vigil(["plan", "--date", "2026-03-02", "--warehouse", str(wh), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no plan for 2026-03-02") and err.count("\n") == 1
+    assert vigil(["approve", "--date", "2026-03-02", "--reason", "x", "--by", "y", "--warehouse", str(wh)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: not approved:") and err.count("\n") == 1
+
+
 def test_a_busy_duckdb_warehouse_is_one_line_exit_1(tmp_path, capsys, no_vigil_env):
     """`vigil review` (or any command) while another process writes the DuckDB file."""
     wh = tmp_path / "wh.duckdb"
