@@ -479,7 +479,7 @@ def run_bench(scale: str, *, engine: str = "duckdb", work: Path | None = None, k
             add_scim_users(scim, accounts, groups)
             result["warehouse"] = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)  # never a password
             settings = Settings.from_env(landing=str(landing), warehouse=url, out=out, mode="demo").with_(
-                duckdb_memory_limit=memory_limit, duckdb_threads=threads,
+                create_warehouse=True, duckdb_memory_limit=memory_limit, duckdb_threads=threads,
                 delivery_config=write_delivery_config(work / "delivery.yml", scim.base_url), alerting_config=None)
             os.environ["VIGIL_DUCKDB_MEMORY_LIMIT"] = memory_limit  # dbt's profile reads it too
             result["baseline_rss_bytes"] = sampler.rss()
@@ -707,8 +707,10 @@ next to the floor (DuckDB reading every feed file once). Each run appends a sect
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scale", default="small", help="tiny, small, medium, large or xl")
-    p.add_argument("--engine", choices=["duckdb", "postgresql"], default="duckdb")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large", "xl"],
+                   help="demo scale to benchmark (default small; docs/demo-data.md)")
+    p.add_argument("--engine", choices=["duckdb", "postgresql"], default="duckdb",
+                   help="warehouse engine (postgresql: a scratch database on VIGIL_BENCH_PG_DSN's server)")
     p.add_argument("--work", type=Path, help="folder for feeds, warehouse and outputs, kept afterwards; a rerun reuses its feeds "
                         "(default: a new folder in /tmp, deleted unless --keep)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (and a PostgreSQL scratch database)")
@@ -720,7 +722,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", action="store_true", help="pyinstrument each night: <work>/profile/night<N>.html/.txt")
     p.add_argument("--memory-limit", help="DuckDB memory_limit (default VIGIL_DUCKDB_MEMORY_LIMIT or 4GB)")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="demo-data seed (default 42)")
     p.add_argument("--nights", type=int, default=2,
                    help="nights to run (default 2); more show whether a night's cost grows with the history kept")
 

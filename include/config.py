@@ -65,6 +65,9 @@ class Settings:
     landing_allow_symlinks: bool = False
     delivery_config: Path | None = None  # per-system ticket channels (config/delivery.example.yml)
     alerting_config: Path | None = None  # teams, routing and alert channels (config/alerting.example.yml)
+    #: A night may start a new, empty warehouse only when this says so (`vigil init`, `vigil run
+    #: --create-warehouse`, the demo, tests, benchmarks): a mistyped path must not start a fresh one.
+    create_warehouse: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:

@@ -36,7 +36,8 @@ from vigil.transforms.contract import table as contract_table
 from vigil.transforms.pseudonymise import install_duckdb_key
 from vigil.transforms.reader import StagedTable, TableReader
 from vigil.transforms.sources import LandingSource, SqlSource, verify_against_manifest
-from vigil.warehouse import Warehouse, WarehouseBusy, configure_duckdb, hold_run_lock
+from vigil.warehouse import (Warehouse, WarehouseBusy, WarehouseMissing, configure_duckdb, hold_run_lock,
+                             require_warehouse)
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +319,9 @@ def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert:
     from vigil import breakers
 
     url = settings.warehouse_for("transformer")
-    decision = breakers.evaluate(url, run_date)
+    tickets = breakers.planned_revocations(url, run_date)
+    decision = breakers.evaluate(url, run_date, tickets=tickets)
+    record_plan(settings, run_date, run_id, tickets, decision)
     if decision.holds:
         breakers.append_audit(url, run_date=run_date, event="breaker_hold", actor="vigil",
                               details=decision.to_dict() | {"run_id": run_id})
@@ -332,6 +335,20 @@ def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert:
     out["warnings"] = [f"breakers released by {decision.approval['approved_by']}: " + "; ".join(decision.reasons)] \
         if decision.status == "released" else []
     return out
+
+
+def plan_path(settings: Settings, run_date: dt.date) -> Path:
+    return Path(settings.out) / "runs" / run_date.isoformat() / "plan.json"
+
+
+def record_plan(settings: Settings, run_date: dt.date, run_id: str, tickets: list[dict], decision) -> Path:
+    """What the breakers saw for night D (its planned tickets and their decision): `vigil plan --date D`
+    shows it once the candidate tables hold a later night."""
+    path = plan_path(settings, run_date)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"run_date": run_date.isoformat(), "run_id": run_id, "tickets": tickets, "breakers": decision.to_dict()}
+    path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    return path
 
 
 @timed_step
@@ -452,6 +469,7 @@ class StepReport:
     seconds: float
     detail: str
     warnings: list[str] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)  # the step's integer results, e.g. {"created": 3}
 
 
 @dataclass
@@ -462,6 +480,7 @@ class RunSummary:
     ok: bool = False
     status: str = "failed"  # "published" | "held" (a breaker tripped) | "failed" | "busy" (another process has the warehouse)
     error: str | None = None
+    failed_step: str | None = None  # the step that raised (None when the night published)
     summary_path: Path | None = None
 
     @property
@@ -475,6 +494,7 @@ class RunSummary:
             "ok": self.ok,
             "status": self.status,
             "error": self.error,
+            "failed_step": self.failed_step,
             "steps": [s.__dict__ for s in self.steps],
         }
 
@@ -495,6 +515,12 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
     status "busy" (`vigil` exits 4) and nothing is read or written, not even this night's summary."""
     report = report or (lambda event, msg: None)
     summary = RunSummary(run_date, run_id or new_run_id(run_date))
+    if not settings.create_warehouse:  # a mistyped path must not start a new, empty warehouse
+        try:  # before the run lock, whose file would sit beside the mistyped path: creates nothing
+            require_warehouse(settings.warehouse, settings.warehouse_display)
+        except WarehouseMissing as exc:
+            summary.error, summary.failed_step = str(exc), "settings"
+            return summary
     try:
         run_lock = _run_lock(settings, run_date)
         run_lock.__enter__()
@@ -522,10 +548,12 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
                         actions: bool, full_refresh: bool) -> RunSummary:
 
     def step(name: str, fn, describe) -> dict:
+        summary.failed_step = name  # until it has finished
         report("start", name)
         t0 = time.perf_counter()
         out = fn()
-        rep = StepReport(name, round(time.perf_counter() - t0, 3), describe(out), list(out.get("warnings", [])))
+        rep = StepReport(name, round(time.perf_counter() - t0, 3), describe(out), list(out.get("warnings", [])),
+                         {k: v for k, v in out.items() if isinstance(v, int) and not isinstance(v, bool)})
         summary.steps.append(rep)
         report("done", f"{name}: {rep.detail} ({rep.seconds:.1f}s)")
         for w in rep.warnings:
@@ -533,6 +561,7 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
         return out
 
     try:
+        summary.failed_step = "settings"
         settings.resolve_key()  # fail before reading anything when production has no key
         extracted = {
             feed: step(
@@ -588,6 +617,7 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
                                                   delivered=delivered), _counts)
         summary.ok = True
         summary.status = "published"
+        summary.failed_step = None
     except Exception as exc:  # reported, not swallowed: the CLI exits non-zero with this message
         from vigil.breakers import BreakerHold
 

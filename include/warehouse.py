@@ -539,3 +539,77 @@ def pa_buffer():
     import pyarrow as pa
 
     return pa.BufferOutputStream()
+
+
+# --------------------------------------------------------------------------- does the warehouse exist?
+
+
+class WarehouseMissing(RuntimeError):
+    """The warehouse named in the settings does not exist, or has not Vigil's schemas."""
+
+
+class WarehouseUnreachable(WarehouseMissing):
+    """The PostgreSQL server did not answer (nothing can be said about its schemas)."""
+
+
+def _create_hint(url_display: str) -> str:
+    return (f"check --warehouse / VIGIL_WAREHOUSE; to start a new, empty warehouse there on purpose: "
+            f"vigil init --warehouse {url_display} (or vigil run --create-warehouse)")
+
+
+def require_warehouse(url: str, display: str | None = None) -> None:
+    """Raise WarehouseMissing unless `url` is an existing Vigil warehouse (the raw schema is there).
+
+    Creates nothing: a DuckDB file is opened read-only and only when it exists; PostgreSQL is asked
+    for its schemas. A mistyped path must never start a new, empty warehouse (the ticket ledger, the
+    outbox and the breakers' history live in it), so creating one is always explicit (`vigil init`,
+    `--create-warehouse`, Settings.create_warehouse)."""
+    display = display or url
+    if is_postgres_url(url):
+        import psycopg
+
+        wh = PostgresWarehouse(url)
+        try:
+            with psycopg.connect(wh.dsn, autocommit=True, connect_timeout=10) as con:
+                found = con.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                                    (RAW_SCHEMA,)).fetchall()
+        except psycopg.OperationalError as exc:
+            first = (str(exc).strip().splitlines() or ["connection failed"])[0]
+            raise WarehouseUnreachable(f"cannot connect to the warehouse {display}: {first}") from None
+        if not found:
+            raise WarehouseMissing(f"the PostgreSQL database {display} has no Vigil schemas (no schema "
+                                   f"{RAW_SCHEMA}); " + _create_hint(display)) from None
+        return
+    path = Path(url)
+    if not path.is_file():
+        raise WarehouseMissing(f"no warehouse at {path}: " + _create_hint(str(path)))
+    try:
+        con = connect_duckdb_waiting(path, read_only=True)  # waits for a writer, then WarehouseBusy
+    except duckdb.IOException as exc:
+        raise WarehouseMissing(f"{path} is not a DuckDB warehouse: {str(exc).splitlines()[0]}") from None
+    try:
+        found = con.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = ?",
+                            [RAW_SCHEMA]).fetchall()
+    finally:
+        con.close()
+    if not found:
+        raise WarehouseMissing(f"{path} is a DuckDB file but not a Vigil warehouse (no schema {RAW_SCHEMA}); "
+                               + _create_hint(str(path)))
+
+
+def init_warehouse(url: str) -> bool:
+    """Create a new Vigil warehouse (the raw layer and the audit log); False when one was already there."""
+    from vigil.audit import ensure_audit_log
+
+    try:
+        require_warehouse(url)
+        return False
+    except WarehouseUnreachable:
+        raise
+    except WarehouseMissing:
+        pass
+    wh = Warehouse.open(url)
+    with wh.transaction() as con:
+        wh.ensure_raw_schema(con)
+        ensure_audit_log(wh, con)
+    return True

@@ -37,6 +37,7 @@ def settings(tmp_path):
         mode="production",
         pseudonymisation_key=TEST_KEY,
         duckdb_memory_limit="1GB",
+        create_warehouse=True,  # each test starts its own warehouse, on purpose
     )
 
 
@@ -263,7 +264,7 @@ def demo_warehouse(tmp_path_factory) -> DemoWarehouse:
     generate(base / "landing", DEMO_START, DEMO_DAYS, scale="tiny", seed=7)
     s = Settings(
         landing=str(base / "landing"), warehouse=str(base / "warehouse" / "vigil.duckdb"), out=base / "out",
-        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB",
+        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB", create_warehouse=True,
     )
     demo = DemoWarehouse(s, DEMO_START, DEMO_DAYS)
     for i in range(DEMO_DAYS):

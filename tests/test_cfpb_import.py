@@ -140,7 +140,7 @@ def expected(night) -> pd.DataFrame:
 def _settings(base: Path) -> Settings:
     return Settings(
         landing=str(base / "landing"), warehouse=str(base / "warehouse" / "vigil.duckdb"), out=base / "out",
-        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB",
+        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB", create_warehouse=True,
     )
 
 

@@ -17,7 +17,8 @@ def test_console_script_reports_success_quietly_and_failure_with_exit_1(tmp_path
     landing = write_night(tmp_path / "landing")
     env = {**os.environ, "VIGIL_PSEUDONYMISATION_KEY": TEST_KEY.decode()}
     args = ["--landing", str(landing), "--warehouse", str(tmp_path / "wh.duckdb"), "--out", str(tmp_path / "out")]
-    ok = subprocess.run([str(VIGIL), "run", "--date", "2026-03-02", *args], capture_output=True, text=True, env=env)
+    ok = subprocess.run([str(VIGIL), "run", "--date", "2026-03-02", "--create-warehouse", *args], capture_output=True,
+                        text=True, env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "2026-03-02 done" in ok.stdout and "data_docs" in ok.stdout
     assert "nanobind" not in ok.stderr and "leaked" not in ok.stderr

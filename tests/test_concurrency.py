@@ -53,10 +53,12 @@ def _vigil(args: list[str], env: dict, timeout: float = 60) -> subprocess.Comple
 
 @pytest.fixture
 def warehouse(tmp_path) -> Path:
-    """An existing warehouse file with its ticket tables (an empty delivery made them)."""
+    """An existing Vigil warehouse (vigil init) with its ticket tables (an empty delivery made them)."""
     from vigil.tickets import deliver_tickets
+    from vigil.warehouse import init_warehouse
 
     path = tmp_path / "wh.duckdb"
+    init_warehouse(str(path))
     deliver_tickets(str(path), None, out=tmp_path / "out", run_id="fixture")
     return path
 
@@ -125,7 +127,7 @@ def test_a_second_run_on_the_same_warehouse_stops_at_once_naming_the_first(tmp_p
     try:
         assert first.stdout.readline().strip() == "locked"
         t0 = time.monotonic()
-        done = _vigil(["run", "--date", D.isoformat(), "--no-actions"], _env(tmp_path))
+        done = _vigil(["run", "--date", D.isoformat(), "--no-actions", "--create-warehouse"], _env(tmp_path))
         assert time.monotonic() - t0 < 20
         assert done.returncode == 4, (done.stdout, done.stderr)
         assert f"another Vigil run holds the warehouse (pid {first.pid}, since 20" in done.stderr
@@ -191,7 +193,7 @@ def test_kill_9_of_a_run_takes_its_dbt_child_with_it(tmp_path):
     warehouse is free for the immediate rerun. Before: dbt kept the lock and the rerun failed."""
     write_night(tmp_path / "landing")
     env = _env(tmp_path, VIGIL_LOCK_WAIT_SECONDS="1")
-    run = subprocess.Popen([VIGIL, "run", "--date", D.isoformat(), "--no-actions"], env=env,
+    run = subprocess.Popen([VIGIL, "run", "--date", D.isoformat(), "--no-actions", "--create-warehouse"], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dbt = None
     try:

@@ -31,7 +31,7 @@ def demo_landing(demo_warehouse) -> Path:
 def _settings(base: Path, landing: Path, warehouse: str | None = None) -> Settings:
     return Settings(
         landing=str(landing), warehouse=warehouse or str(base / "warehouse" / "vigil.duckdb"), out=base / "out",
-        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB",
+        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB", create_warehouse=True,
     )
 
 
@@ -180,7 +180,7 @@ def test_no_raw_pii_anywhere_in_the_warehouse(built):
 def test_cli_run_and_backfill(demo_landing, tmp_path, capsys):
     args = ["--landing", str(demo_landing), "--warehouse", str(tmp_path / "wh.duckdb"), "--out", str(tmp_path / "out"), "--demo"]
     second = START + dt.timedelta(days=1)
-    backfill = ["backfill", "--start", START.isoformat(), "--end", second.isoformat(), *args]
+    backfill = ["backfill", "--start", START.isoformat(), "--end", second.isoformat(), "--create-warehouse", *args]
     # The first night finds the demo's whole backlog of leavers: more revocations than one night may
     # make, so a breaker holds it (exit 3) and the backfill stops there, publishing nothing.
     assert vigil(backfill) == 3
@@ -200,12 +200,14 @@ def test_cli_run_and_backfill(demo_landing, tmp_path, capsys):
 
 
 def test_cli_refuses_production_without_a_key(demo_landing, tmp_path, capsys, monkeypatch):
+    """A missing key is a configuration error (exit 2, one line), found before anything is created."""
     monkeypatch.delenv("VIGIL_PSEUDONYMISATION_KEY", raising=False)
-    code = vigil(["run", "--date", START.isoformat(), "--landing", str(demo_landing),
+    code = vigil(["run", "--date", START.isoformat(), "--landing", str(demo_landing), "--create-warehouse",
                   "--warehouse", str(tmp_path / "wh.duckdb"), "--out", str(tmp_path / "out")])
-    assert code == 1
-    assert "no pseudonymisation key" in capsys.readouterr().err
-    assert not (tmp_path / "wh.duckdb").exists()
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("configuration error: no pseudonymisation key") and err.count("\n") == 1
+    assert not (tmp_path / "wh.duckdb").exists() and not (tmp_path / "out").exists()
 
 
 @pytest.mark.postgres

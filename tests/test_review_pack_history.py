@@ -58,7 +58,7 @@ def across_quarters(tmp_path_factory):
     base = tmp_path_factory.mktemp("across-quarters")
     generate(base / "landing", Q1_END, 2, scale="tiny", seed=11)
     s = Settings(landing=str(base / "landing"), warehouse=str(base / "warehouse" / "vigil.duckdb"), out=base / "out",
-                 mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB")
+                 mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB", create_warehouse=True)
     run_night(s, Q1_END)
     before = build_review_pack(s.warehouse, "2026Q1", out=base / "before", run_id="review__before")
     state_before = query(s.warehouse, "select exception_id from publish.pub_access_exceptions union all "

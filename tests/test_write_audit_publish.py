@@ -129,7 +129,7 @@ def test_mass_termination_holds_until_approved_and_tickets_equal_the_plan(night)
 
     args = ["--warehouse", s.warehouse, "--landing", s.landing, "--out", str(s.out)]
     plan_before = Warehouse.open(s.warehouse).table_checksums(("publish", "tickets", "audit"))
-    assert vigil(["plan", "--date", day.isoformat(), "--json", *args]) == 0
+    assert vigil(["plan", "--date", day.isoformat(), "--json", *args]) == 3  # a breaker would hold it
     assert Warehouse.open(s.warehouse).table_checksums(("publish", "tickets", "audit")) == plan_before  # no side effects
     from vigil.breakers import plan
 
@@ -138,6 +138,7 @@ def test_mass_termination_holds_until_approved_and_tickets_equal_the_plan(night)
 
     assert vigil(["approve", "--date", day.isoformat(), "--reason", "restructuring announced", "--by", "C. Officer",
                   *args]) == 0
+    assert vigil(["plan", "--date", day.isoformat(), *args]) == 0  # released: the rerun will publish it
     summary = run_nightly(s, day)
     assert summary.ok, summary.error
     assert published(s) != before
