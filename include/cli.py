@@ -264,10 +264,15 @@ def _print_decision(decision) -> None:
     console.print(f"breakers: [{colour}]{decision.status.upper()}[/]  active {decision.yesterday_active} "
                   f"({decision.yesterday_date}) -> {decision.today_active}; {decision.planned_revocations} planned "
                   f"revocations, threshold {decision.revocation_threshold:g}")
-    for r in decision.reasons:
-        console.print(f"  - {r}")
+    for t in decision.trips:
+        console.print(f"  - {t['reason']} [dim](holds: {', '.join(t['holds'])})[/]")
+    for w in decision.warnings:
+        console.print(f"  [yellow]warning:[/] {w}")
     if decision.approval:
         console.print(f"  released by {decision.approval['approved_by']}: {decision.approval['reason']}")
+    if decision.held:
+        console.print(f"  held until approved: {', '.join(decision.held)}")
+        console.print(f"  goes out tonight: {', '.join(decision.goes_out) or 'nothing'}")
 
 
 def cmd_approve(args) -> int:

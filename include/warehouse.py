@@ -37,8 +37,13 @@ LEDGER_DDL = f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
     stale BOOLEAN NOT NULL,
     run_id VARCHAR NOT NULL,
     loaded_at TIMESTAMPTZ NOT NULL,
+    extracted_at VARCHAR,
+    source_watermark VARCHAR,
+    as_of DATE,
     PRIMARY KEY (feed, table_name, feed_date)
 )"""
+#: The manifest's staleness evidence (transforms/sources.py), added to ledgers made before it existed.
+LEDGER_EVIDENCE_COLUMNS = (("extracted_at", "VARCHAR"), ("source_watermark", "VARCHAR"), ("as_of", "DATE"))
 #: Rows set aside by the reader's quarantine (transforms/reader.py): where they were and which rule
 #: they broke, never their values (they may hold PII). Replaced with the partition they belong to.
 REJECTED = f"{RAW_SCHEMA}._vigil_rejected_rows"
@@ -103,10 +108,18 @@ class Warehouse:
         for t in TABLES:
             con.execute(raw_table_ddl(t, RAW_SCHEMA))
         con.execute(LEDGER_DDL)
+        have = {r[0] for r in self._fetchall(
+            con, "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (RAW_SCHEMA, LEDGER.split(".", 1)[1]))}
+        for name, dtype in LEDGER_EVIDENCE_COLUMNS:  # only when missing: ALTER needs the table's owner
+            if name not in have:
+                con.execute(f"ALTER TABLE {LEDGER} ADD COLUMN {name} {dtype}")
         con.execute(REJECTED_DDL)
 
-    def load_feed(self, feed: str, date: dt.date, staged: list[StagedTable], *, run_id: str, loaded_at: dt.datetime) -> list[TableLoad]:
-        """Replace date D's partition of every table of `feed` in one transaction."""
+    def load_feed(self, feed: str, date: dt.date, staged: list[StagedTable], *, run_id: str, loaded_at: dt.datetime,
+                  evidence: dict[str, dict] | None = None) -> list[TableLoad]:
+        """Replace date D's partition of every table of `feed` in one transaction. `evidence`: the
+        manifest's extracted_at / source_watermark / as_of per table, recorded in the ledger."""
         by_table = {s.table: s for s in staged}
         results: list[TableLoad] = []
         with self.transaction() as con:
@@ -127,7 +140,12 @@ class Warehouse:
                     (feed, t.name, date),
                 )
                 stale = bool(previous) and previous[0][0] == s.sha256
+                ev = (evidence or {}).get(t.name) or {}
+                ev = (ev.get("extracted_at"), ev.get("source_watermark"),
+                      dt.date.fromisoformat(ev["as_of"]) if ev.get("as_of") else None)
                 if current and current[0][0] == s.sha256:
+                    con.execute(f"UPDATE {LEDGER} SET extracted_at = %s, source_watermark = %s, as_of = %s "
+                                f"WHERE feed = %s AND table_name = %s AND feed_date = %s", (*ev, feed, t.name, date))
                     results.append(TableLoad(t.name, s.rows, "unchanged", stale))
                     continue
                 con.execute(f"DELETE FROM {RAW_SCHEMA}.{t.raw_table} WHERE _feed_date = %s", (date,))
@@ -138,8 +156,10 @@ class Warehouse:
                 self._bulk_insert(con, t, s, lineage)
                 con.execute(f"DELETE FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date = %s", (feed, t.name, date))
                 con.execute(
-                    f"INSERT INTO {LEDGER} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (feed, t.name, date, s.source_file, s.sha256, s.rows, stale, run_id, loaded_at),
+                    f"INSERT INTO {LEDGER} (feed, table_name, feed_date, source_file, source_sha256, row_count, "
+                    f"stale, run_id, loaded_at, extracted_at, source_watermark, as_of) "
+                    f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (feed, t.name, date, s.source_file, s.sha256, s.rows, stale, run_id, loaded_at, *ev),
                 )
                 con.execute(f"DELETE FROM {REJECTED} WHERE feed = %s AND table_name = %s AND feed_date = %s",
                             (feed, t.name, date))
