@@ -162,10 +162,7 @@ def stale_snapshots(wh: Warehouse, con, run_date: dt.date) -> dict[str, dict]:
         rows = wh._fetchall(
             con, f"SELECT {', '.join(cols)} FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date <= %s "
                  f"ORDER BY feed_date DESC LIMIT 1000", (feed, table, run_date))
-        history = [dict(zip(cols, r)) for r in rows]
-        for h in history:  # DuckDB and PostgreSQL both return dates; keep them plain
-            h["feed_date"] = h["feed_date"] if isinstance(h["feed_date"], dt.date) else dt.date.fromisoformat(str(h["feed_date"]))
-        found = staleness(run_date, history)
+        found = staleness(run_date, [dict(zip(cols, r)) for r in rows])
         if found is not None:
             out[f"{feed}/{table}"] = found
     return out

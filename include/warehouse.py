@@ -108,13 +108,16 @@ class Warehouse:
         for t in TABLES:
             con.execute(raw_table_ddl(t, RAW_SCHEMA))
         con.execute(LEDGER_DDL)
+        for name, dtype in self._missing_ledger_columns(con):  # only when missing: ALTER needs the table's owner
+            con.execute(f"ALTER TABLE {LEDGER} ADD COLUMN {name} {dtype}")
+        con.execute(REJECTED_DDL)
+
+    def _missing_ledger_columns(self, con) -> list[tuple[str, str]]:
+        """Evidence columns a ledger made by an earlier release lacks (none for a new or missing ledger)."""
         have = {r[0] for r in self._fetchall(
             con, "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
             (RAW_SCHEMA, LEDGER.split(".", 1)[1]))}
-        for name, dtype in LEDGER_EVIDENCE_COLUMNS:  # only when missing: ALTER needs the table's owner
-            if name not in have:
-                con.execute(f"ALTER TABLE {LEDGER} ADD COLUMN {name} {dtype}")
-        con.execute(REJECTED_DDL)
+        return [(n, t) for n, t in LEDGER_EVIDENCE_COLUMNS if have and n not in have]
 
     def load_feed(self, feed: str, date: dt.date, staged: list[StagedTable], *, run_id: str, loaded_at: dt.datetime,
                   evidence: dict[str, dict] | None = None) -> list[TableLoad]:
@@ -321,8 +324,9 @@ class PostgresWarehouse(Warehouse):
 
         if not needs_ddl(con, LEDGER, REJECTED, *(f"{RAW_SCHEMA}.{t.raw_table}{suffix}" for t in TABLES
                                                   for suffix in ("", "__feed_date"))):
-            return  # all there (vigil.roles made them): a least-privilege role runs no DDL
-        super().ensure_raw_schema(con)
+            if not self._missing_ledger_columns(con):
+                return  # all there (vigil.roles made them): a least-privilege role runs no DDL
+        super().ensure_raw_schema(con)  # (a ledger from an earlier release: `python -m vigil.roles` adds its columns)
         # Every load deletes one night's partition and every gate reads one: index the night.
         for t in TABLES:
             con.execute(f"CREATE INDEX IF NOT EXISTS {t.raw_table}__feed_date ON {RAW_SCHEMA}.{t.raw_table} (_feed_date)")

@@ -297,20 +297,21 @@ def test_evaluate_reads_the_staleness_evidence_from_the_load_ledger(tmp_path, mo
     assert details["released"] == d.held and details["trips"][0]["measured"]["table"] == "crm/clients"
 
 
-def test_a_ledger_from_before_the_evidence_columns_is_upgraded(tmp_path):
-    url = str(tmp_path / "old.duckdb")
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_ledger_from_before_the_evidence_columns_is_upgraded(tmp_path, engine, request):
+    """An existing warehouse (every raw table there, the ledger without the evidence columns) gets
+    them on the next ensure_raw_schema, its rows kept; the loads then record the evidence."""
+    url = str(tmp_path / "old.duckdb") if engine == "duckdb" else request.getfixturevalue("pg_url")
     wh = Warehouse.open(url)
     with wh.transaction() as con:
-        con.execute("CREATE SCHEMA raw")
-        con.execute("CREATE TABLE raw._vigil_loads (feed VARCHAR NOT NULL, table_name VARCHAR NOT NULL, "
-                    "feed_date DATE NOT NULL, source_file VARCHAR NOT NULL, source_sha256 VARCHAR NOT NULL, "
-                    "row_count BIGINT NOT NULL, stale BOOLEAN NOT NULL, run_id VARCHAR NOT NULL, "
-                    "loaded_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (feed, table_name, feed_date))")
+        wh.ensure_raw_schema(con)
+        for column in ("extracted_at", "source_watermark", "as_of"):
+            con.execute(f"ALTER TABLE raw._vigil_loads DROP COLUMN {column}")
         con.execute("INSERT INTO raw._vigil_loads VALUES ('hr', 'employees', DATE '2026-03-05', 'f', 'x', 3, false, "
                     "'r', now())")
-    with wh.transaction() as con:
-        wh.ensure_raw_schema(con)
-        wh.ensure_raw_schema(con)  # idempotent
+    for _ in range(2):  # idempotent
+        with wh.transaction() as con:
+            wh.ensure_raw_schema(con)
     with wh.connection() as con:
-        assert con.execute("SELECT extracted_at, source_watermark, as_of FROM raw._vigil_loads").fetchall() == [
-            (None, None, None)]
+        assert wh._fetchall(con, "SELECT feed, extracted_at, source_watermark, as_of FROM raw._vigil_loads") == [
+            ("hr", None, None, None)]
