@@ -315,3 +315,29 @@ def test_a_ledger_from_before_the_evidence_columns_is_upgraded(tmp_path, engine,
     with wh.connection() as con:
         assert wh._fetchall(con, "SELECT feed, extracted_at, source_watermark, as_of FROM raw._vigil_loads") == [
             ("hr", None, None, None)]
+
+
+def test_the_review_pack_says_which_nights_a_breaker_held_in_part(tmp_path):
+    """Runs sheet: a night published under a narrow hold is 'published, part held by a breaker'
+    until its approval's rerun publishes it whole."""
+    from vigil.breakers import append_audit
+    from vigil.reports import Quarter
+    from vigil.reports.data import ReviewData, _Reader, _runs
+
+    url = str(tmp_path / "wh.duckdb")
+    part = ["close_tickets"]
+    nights = {Y: [("breaker_hold", {"held": part}), ("published", {"run_id": "a", "held": part})],
+              D: [("breaker_hold", {"held": part}), ("published", {"run_id": "b", "held": part}),
+                  ("breaker_released", {}), ("published", {"run_id": "c", "held": []})],
+              D + dt.timedelta(days=1): [("published", {"run_id": "d", "held": []})]}
+    for night, events in nights.items():
+        for event, details in events:
+            append_audit(url, run_date=night, event=event, actor="vigil", details=details)
+    data = ReviewData(Quarter.parse("2026Q1"), dt.date(2026, 3, 31), False, "duckdb", "r", dt.datetime.now(), None,
+                      False)
+    wh = Warehouse.open(url)
+    with wh.connection() as con:
+        _runs(_Reader(wh, con), data)
+    status = {row[0]: row[2] for row in data.tables["Runs"].rows}
+    assert status == {Y: "published, part held by a breaker", D: "published after approval",
+                      D + dt.timedelta(days=1): "published"}
