@@ -341,3 +341,18 @@ def test_the_review_pack_says_which_nights_a_breaker_held_in_part(tmp_path):
     status = {row[0]: row[2] for row in data.tables["Runs"].rows}
     assert status == {Y: "published, part held by a breaker", D: "published after approval",
                       D + dt.timedelta(days=1): "published"}
+
+
+def test_vigil_plan_prints_what_each_breaker_holds_and_what_goes_out(capsys):
+    from vigil.cli import _print_decision
+
+    _print_decision(night(stale=stuck("crm/clients") | quiet("hr/employees"), planned=1))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "breakers: HOLD" in out and "crm/clients is a stuck extract" in out
+    assert "(holds: alert:handover_overdue, alert:departure_risk_high)" in out
+    assert "warning: hr/employees is byte-identical" in out
+    assert "held until approved: alert:departure_risk_high, alert:handover_overdue" in out
+    assert "goes out tonight: publish, close_tickets, revocation_tickets, alerts" in out
+    _print_decision(night(today=300))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "goes out tonight: nothing" in out
