@@ -365,7 +365,7 @@ def nightly_alerts(settings: Settings, run_date: dt.date, run_id: str, *, create
             alerts.append(a)
     warnings = []
     if withheld:
-        breakers.append_audit(settings.warehouse_for("transformer"), run_date=run_date, event="alerts_held",
+        breakers.append_audit(settings.warehouse_for("dispatcher"), run_date=run_date, event="alerts_held",
                               actor="vigil", details={"run_id": run_id, "held": held,
                                                       "alerts": {k: sorted(v) for k, v in withheld.items()}})
         warnings.append("alerts HELD by the breakers until approved: "
