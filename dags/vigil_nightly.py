@@ -15,12 +15,15 @@ source_freshness                 (beside them: dbt source freshness on the earli
 **Write → audit → publish.** `dbt_build` writes the published models into `publish_candidate`;
 `audit_raw` and `audit_publish` run the Great Expectations suites (`expectations/`), and
 `check_breakers` the circuit breakers. Only when all pass does `publish` copy the candidate into
-`publish` (one transaction) and do tickets and alerts run. A failed critical gate or a tripped
-breaker fails its task **without retries**: nothing is published, no ticket is made, and the only
+`publish` (one transaction) and do tickets and alerts run. A failed critical gate or a breaker that
+holds the whole night fails its task **without retries**: nothing is published, no ticket is made, and the only
 alert is the data-quality or breaker alert naming the cause. Data Docs: `<out>/data_docs/index.html`.
 
 **A held night** (breaker): check it, then `vigil approve --date D --reason TEXT --by NAME` and
-clear `check_breakers` (with downstream). The approval is bound to the exact planned revocations.
+clear `check_breakers` (with downstream). The approval is bound to every tripped breaker's measured
+values (headcounts, counts, stale files, the planned revocations). A breaker holds only what its
+feed feeds (vigil.breakers.SCOPES): a stuck CRM client book holds the CRM-derived alerts while the
+night publishes and its revocations go out.
 
 * `wait_{feed}` waits for `<landing>/<feed>/<D>/` until the deadline (the end of D plus
   `VIGIL_FEED_WAIT_SECONDS`, default 6 h), then fails: a missing feed is never an empty night.
@@ -153,23 +156,24 @@ def vigil_nightly():
 
         return _no_retry(lambda: run_breakers(_settings(), _run_date(), _run_id()), BreakerHold)
 
+    # Each action gets the breakers' decision: what it holds tonight (vigil.breakers.SCOPES).
     @task
-    def publish() -> dict:
+    def publish(decision: dict) -> dict:
         from vigil.pipeline import publish_night
 
-        return publish_night(_settings(), _run_date(), _run_id())
+        return publish_night(_settings(), _run_date(), _run_id(), decision)
 
     @task
-    def close_tickets() -> dict:
+    def close_tickets(decision: dict) -> dict:
         from vigil.pipeline import close_revocations
 
-        return close_revocations(_settings(), _run_date(), _run_id())
+        return close_revocations(_settings(), _run_date(), _run_id(), decision)
 
     @task
-    def create_tickets() -> dict:
+    def create_tickets(decision: dict) -> dict:
         from vigil.pipeline import issue_tickets
 
-        return issue_tickets(_settings(), _run_date(), _run_id())
+        return issue_tickets(_settings(), _run_date(), _run_id(), decision)
 
     @task
     def deliver_tickets() -> dict:
@@ -178,10 +182,11 @@ def vigil_nightly():
         return deliver(_settings(), _run_date(), _run_id())
 
     @task
-    def send_alerts(created: dict, delivered: dict) -> dict:
+    def send_alerts(created: dict, delivered: dict, decision: dict) -> dict:
         from vigil.pipeline import nightly_alerts
 
-        return nightly_alerts(_settings(), _run_date(), _run_id(), created=created, delivered=delivered)
+        return nightly_alerts(_settings(), _run_date(), _run_id(), created=created, delivered=delivered,
+                              breakers_out=decision)
 
     freshness = source_freshness()
     waits = {feed: wait.override(task_id=f"wait_{feed}")(feed) for feed in FEEDS}
@@ -195,9 +200,10 @@ def vigil_nightly():
         # runs beside the waits and extracts (which never open the warehouse) instead of before them:
         # its dbt start-up is then off the night's critical path.
         ld.set_upstream(freshness)
-    created, delivered = create_tickets(), deliver_tickets()
-    chain(*loads, audit_raw(), dbt_build(), audit_publish(), check_breakers(), publish(), close_tickets(),
-          created, delivered, send_alerts(created, delivered))
+    decision = check_breakers()
+    created, delivered = create_tickets(decision), deliver_tickets()
+    chain(*loads, audit_raw(), dbt_build(), audit_publish(), decision, publish(decision), close_tickets(decision),
+          created, delivered, send_alerts(created, delivered, decision))
 
 
 vigil_nightly()

@@ -457,6 +457,7 @@ def cmd_plan(args) -> int:
         approval = _recorded_approval(url, args.date)
         if decision.status == "hold" and approval and approval.get("fingerprint") == decision.fingerprint:
             decision.status, decision.approval = "released", approval
+            decision.goes_out, decision.held = decision.goes_out + decision.held, []
         source = f"as recorded by run {doc.get('run_id')} ({recorded})"
     if args.json:
         console.print_json(json.dumps({"tickets": tickets, "breakers": decision.to_dict(), "source": source},
@@ -486,11 +487,16 @@ def _print_decision(decision, wrap: bool = False) -> None:
               if decision.yesterday_active is not None else f"active {decision.today_active} (no earlier night)")
     say(f"breakers: [{colour}]{decision.status.upper()}[/]  {before}; {decision.planned_revocations} planned "
         f"revocations, threshold {decision.revocation_threshold:g}")
-    for r in decision.reasons:
-        say(f"  - {r}")
+    for t in decision.trips:
+        say(f"  - {t['reason']} [dim](holds: {', '.join(t['holds'])})[/]")
+    for w in decision.warnings:
+        say(f"  [yellow]warning:[/] {w}")
     if decision.approval:
         say(f"  released by {decision.approval.get('approved_by') or 'unknown'}: "
             f"{decision.approval.get('reason') or '(no reason recorded)'}")
+    if decision.held:
+        say(f"  held until approved: {', '.join(decision.held)}")
+        say(f"  goes out tonight: {', '.join(decision.goes_out) or 'nothing'}")
 
 
 def cmd_approve(args) -> int:

@@ -173,6 +173,9 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
         "date": run_date.isoformat(),
         "run_id": run_id,
         "tables": [s.to_dict() for s in staged],
+        # the manifest's staleness evidence per table (vigil.breakers: a quiet day or a stuck extract?)
+        "evidence": {f.table.name: {"extracted_at": f.extracted_at, "source_watermark": f.source_watermark,
+                                    "as_of": f.as_of} for f in files},
         "warnings": warnings,
     }
 
@@ -216,9 +219,11 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
     loads = wh.load_feed(
         extracted["feed"], run_date, staged,
         run_id=extracted["run_id"], loaded_at=loaded_at or dt.datetime.now(dt.timezone.utc),
+        evidence=extracted.get("evidence") or {},
     )
     warnings = [
-        f"{extracted['feed']}/{run_date.isoformat()}/{ld.table}: STALE — byte-identical to the previous night's delivery"
+        f"{extracted['feed']}/{run_date.isoformat()}/{ld.table}: unchanged — byte-identical to the previous night's "
+        f"delivery (the circuit breakers decide whether it is a quiet day or a stuck extract)"
         for ld in loads if ld.stale and contract_table(extracted["feed"], ld.table).stale_is_suspicious
     ]
     for w in warnings:
@@ -330,10 +335,16 @@ def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert:
 
             send_alerts(settings, run_date, run_id, [breaker_hold_alert(decision.to_dict(), run_id)],
                         role="transformer")
-        raise breakers.BreakerHold(decision)
+        if decision.holds_night:
+            raise breakers.BreakerHold(decision)
     out = decision.to_dict()
-    out["warnings"] = [f"breakers released by {decision.approval['approved_by']}: " + "; ".join(decision.reasons)] \
-        if decision.status == "released" else []
+    out["warnings"] = list(decision.warnings)
+    if decision.status == "released":
+        out["warnings"].append(f"breakers released by {decision.approval['approved_by']}: " + "; ".join(decision.reasons))
+    elif decision.holds:
+        out["warnings"].append(
+            f"HELD until approved (vigil approve --date {run_date}): {', '.join(decision.held)} — "
+            + "; ".join(decision.reasons) + f"; going out tonight: {', '.join(decision.goes_out)}")
     return out
 
 
@@ -351,32 +362,51 @@ def record_plan(settings: Settings, run_date: dt.date, run_id: str, tickets: lis
     return path
 
 
+def _held(breakers_out: dict | None) -> list[str]:
+    """The actions tonight's breaker decision (check_breakers' result) holds."""
+    return list((breakers_out or {}).get("held") or [])
+
+
 @timed_step
-def publish_night(settings: Settings, run_date: dt.date, run_id: str) -> dict:
-    """Copy publish_candidate into publish in one transaction (vigil.publish) and log it."""
+def publish_night(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
+    """Copy publish_candidate into publish in one transaction (vigil.publish) and log it, with the
+    actions the breakers hold tonight (`breakers_out`: check_breakers' result)."""
     from vigil import breakers
     from vigil.publish import publish
 
+    held = _held(breakers_out)
+    if breakers.is_held(held, breakers.PUBLISH):  # check_breakers raised already; never publish past it
+        fields = breakers.BreakerDecision.__dataclass_fields__
+        raise breakers.BreakerHold(breakers.BreakerDecision(**{k: v for k, v in breakers_out.items() if k in fields}))
     url = settings.warehouse_for("transformer")
     tables = publish(url)
     breakers.append_audit(url, run_date=run_date, event="published", actor="vigil",
-                          details={"run_id": run_id, "tables": tables})
-    return {"date": run_date.isoformat(), "tables": tables}
+                          details={"run_id": run_id, "tables": tables, "held": held})
+    return {"date": run_date.isoformat(), "tables": tables, "held": held}
 
 
 @timed_step
-def close_revocations(settings: Settings, run_date: dt.date, run_id: str) -> dict:
-    """Close the tickets tonight's IAM snapshot shows done (the account disabled or gone)."""
+def close_revocations(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
+    """Close the tickets tonight's IAM snapshot shows done (the account disabled or gone), unless a
+    breaker holds it (a stuck account list is no evidence that anything was done)."""
+    from vigil.breakers import CLOSE_TICKETS, is_held
     from vigil.tickets import close_tickets
 
+    if is_held(_held(breakers_out), CLOSE_TICKETS):
+        return {"date": run_date.isoformat(), "held": True,
+                "warnings": ["close tickets HELD by the breakers: no ticket closed tonight"]}
     return {"date": run_date.isoformat(), **close_tickets(settings.warehouse_for("transformer"), run_date)}
 
 
 @timed_step
-def issue_tickets(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+def issue_tickets(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
     """Create tonight's revocation tickets from `publish` with their outbox rows (one transaction)."""
+    from vigil.breakers import REVOCATION_TICKETS, is_held
     from vigil.tickets import create_tickets
 
+    if is_held(_held(breakers_out), REVOCATION_TICKETS):
+        return {"date": run_date.isoformat(), "held": True,
+                "warnings": ["revocation tickets HELD by the breakers: no ticket created tonight"]}
     return {"date": run_date.isoformat(),
             **create_tickets(settings.warehouse_for("transformer"), run_date, run_id, out=Path(settings.out),
                              config_path=settings.delivery_config)}
@@ -393,14 +423,29 @@ def deliver(settings: Settings, run_date: dt.date, run_id: str) -> dict:
 
 @timed_step
 def nightly_alerts(settings: Settings, run_date: dt.date, run_id: str, *, created: dict | None = None,
-                   delivered: dict | None = None) -> dict:
+                   delivered: dict | None = None, breakers_out: dict | None = None) -> dict:
     """Alerts from the published tables (tier changes, departure risk, logins, surges, handovers),
     from ticket creation (changes to issued tickets, refused; delivered tickets overdue with
     access still open) and from delivery (dead-lettered tickets); each is sent once, however often
-    the night reruns."""
+    the night reruns. Kinds a breaker holds are not sent (they go out on the rerun after
+    `vigil approve`); how many of each is in the audit log."""
+    from vigil import breakers
     from vigil.alerts import dead_letter_alert, derive_alerts, overdue_ticket_alerts, refused_tickets_alert
 
-    alerts = list(derive_alerts(settings.warehouse_for("dispatcher"), run_date, run_id))
+    held = _held(breakers_out)
+    alerts, withheld = [], {}
+    for a in derive_alerts(settings.warehouse_for("dispatcher"), run_date, run_id):
+        if breakers.is_held(held, f"alert:{a.kind}"):
+            withheld.setdefault(a.kind, []).append(a.alert_id)
+        else:
+            alerts.append(a)
+    warnings = []
+    if withheld:
+        breakers.append_audit(settings.warehouse_for("dispatcher"), run_date=run_date, event="alerts_held",
+                              actor="vigil", details={"run_id": run_id, "held": held,
+                                                      "alerts": {k: sorted(v) for k, v in withheld.items()}})
+        warnings.append("alerts HELD by the breakers until approved: "
+                        + ", ".join(f"{len(v)} {k}" for k, v in sorted(withheld.items())))
     refused = list((created or {}).get("refused") or [])
     if refused:
         alerts.append(refused_tickets_alert(refused, run_date, run_id))
@@ -409,7 +454,8 @@ def nightly_alerts(settings: Settings, run_date: dt.date, run_id: str, *, create
     dead = list((delivered or {}).get("dead_lettered") or [])
     if dead:
         alerts.append(dead_letter_alert(dead, run_date, run_id, {"dead_lettered": len(dead)}))
-    return {"date": run_date.isoformat(), **send_alerts(settings, run_date, run_id, alerts)}
+    return {"date": run_date.isoformat(), **send_alerts(settings, run_date, run_id, alerts),
+            "held_alerts": sum(len(v) for v in withheld.values()), "warnings": warnings}
 
 
 def send_alerts(settings: Settings, run_date: dt.date, run_id: str, alerts: list, *,
@@ -598,23 +644,25 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
             lambda: audit_publish(settings, run_date, summary.run_id, alert=actions),
             lambda out: f"{out['expectations']} expectations in {out['suites']} suites on publish_candidate",
         )
-        step(
+        decision = step(
             "circuit breakers",
             lambda: check_breakers(settings, run_date, summary.run_id, alert=actions),
             lambda out: (f"{out['status']}: {out['planned_revocations']} planned revocations "
-                         f"(threshold {out['revocation_threshold']:g}), {out['today_active']} active"),
+                         f"(threshold {out['revocation_threshold']:g}), {out['today_active']} active"
+                         + (f"; held: {', '.join(out['held'])}" if out["held"] else "")),
         )
         step(
             "publish",
-            lambda: publish_night(settings, run_date, summary.run_id),
+            lambda: publish_night(settings, run_date, summary.run_id, decision),
             lambda out: f"{len(out['tables'])} tables published",
         )
         if actions:
-            step("close tickets", lambda: close_revocations(settings, run_date, summary.run_id), _counts)
-            created = step("create tickets", lambda: issue_tickets(settings, run_date, summary.run_id), _counts)
+            step("close tickets", lambda: close_revocations(settings, run_date, summary.run_id, decision), _counts)
+            created = step("create tickets", lambda: issue_tickets(settings, run_date, summary.run_id, decision),
+                           _counts)
             delivered = step("deliver tickets", lambda: deliver(settings, run_date, summary.run_id), _counts)
             step("alerts", lambda: nightly_alerts(settings, run_date, summary.run_id, created=created,
-                                                  delivered=delivered), _counts)
+                                                  delivered=delivered, breakers_out=decision), _counts)
         summary.ok = True
         summary.status = "published"
         summary.failed_step = None

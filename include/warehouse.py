@@ -45,8 +45,13 @@ LEDGER_DDL = f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
     stale BOOLEAN NOT NULL,
     run_id VARCHAR NOT NULL,
     loaded_at TIMESTAMPTZ NOT NULL,
+    extracted_at VARCHAR,
+    source_watermark VARCHAR,
+    as_of DATE,
     PRIMARY KEY (feed, table_name, feed_date)
 )"""
+#: The manifest's staleness evidence (transforms/sources.py), added to ledgers made before it existed.
+LEDGER_EVIDENCE_COLUMNS = (("extracted_at", "VARCHAR"), ("source_watermark", "VARCHAR"), ("as_of", "DATE"))
 #: Rows set aside by the reader's quarantine (transforms/reader.py): where they were and which rule
 #: they broke, never their values (they may hold PII). Replaced with the partition they belong to.
 REJECTED = f"{RAW_SCHEMA}._vigil_rejected_rows"
@@ -259,10 +264,21 @@ class Warehouse:
         for t in TABLES:
             con.execute(raw_table_ddl(t, RAW_SCHEMA))
         con.execute(LEDGER_DDL)
+        for name, dtype in self._missing_ledger_columns(con):  # only when missing: ALTER needs the table's owner
+            con.execute(f"ALTER TABLE {LEDGER} ADD COLUMN {name} {dtype}")
         con.execute(REJECTED_DDL)
 
-    def load_feed(self, feed: str, date: dt.date, staged: list[StagedTable], *, run_id: str, loaded_at: dt.datetime) -> list[TableLoad]:
-        """Replace date D's partition of every table of `feed` in one transaction."""
+    def _missing_ledger_columns(self, con) -> list[tuple[str, str]]:
+        """Evidence columns a ledger made by an earlier release lacks (none for a new or missing ledger)."""
+        have = {r[0] for r in self._fetchall(
+            con, "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (RAW_SCHEMA, LEDGER.split(".", 1)[1]))}
+        return [(n, t) for n, t in LEDGER_EVIDENCE_COLUMNS if have and n not in have]
+
+    def load_feed(self, feed: str, date: dt.date, staged: list[StagedTable], *, run_id: str, loaded_at: dt.datetime,
+                  evidence: dict[str, dict] | None = None) -> list[TableLoad]:
+        """Replace date D's partition of every table of `feed` in one transaction. `evidence`: the
+        manifest's extracted_at / source_watermark / as_of per table, recorded in the ledger."""
         by_table = {s.table: s for s in staged}
         results: list[TableLoad] = []
         with self.transaction() as con:
@@ -283,7 +299,12 @@ class Warehouse:
                     (feed, t.name, date),
                 )
                 stale = bool(previous) and previous[0][0] == s.sha256
+                ev = (evidence or {}).get(t.name) or {}
+                ev = (ev.get("extracted_at"), ev.get("source_watermark"),
+                      dt.date.fromisoformat(ev["as_of"]) if ev.get("as_of") else None)
                 if current and current[0][0] == s.sha256:
+                    con.execute(f"UPDATE {LEDGER} SET extracted_at = %s, source_watermark = %s, as_of = %s "
+                                f"WHERE feed = %s AND table_name = %s AND feed_date = %s", (*ev, feed, t.name, date))
                     results.append(TableLoad(t.name, s.rows, "unchanged", stale))
                     continue
                 con.execute(f"DELETE FROM {RAW_SCHEMA}.{t.raw_table} WHERE _feed_date = %s", (date,))
@@ -294,8 +315,10 @@ class Warehouse:
                 self._bulk_insert(con, t, s, lineage)
                 con.execute(f"DELETE FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date = %s", (feed, t.name, date))
                 con.execute(
-                    f"INSERT INTO {LEDGER} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (feed, t.name, date, s.source_file, s.sha256, s.rows, stale, run_id, loaded_at),
+                    f"INSERT INTO {LEDGER} (feed, table_name, feed_date, source_file, source_sha256, row_count, "
+                    f"stale, run_id, loaded_at, extracted_at, source_watermark, as_of) "
+                    f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (feed, t.name, date, s.source_file, s.sha256, s.rows, stale, run_id, loaded_at, *ev),
                 )
                 con.execute(f"DELETE FROM {REJECTED} WHERE feed = %s AND table_name = %s AND feed_date = %s",
                             (feed, t.name, date))
@@ -475,8 +498,9 @@ class PostgresWarehouse(Warehouse):
 
         if not needs_ddl(con, LEDGER, REJECTED, *(f"{RAW_SCHEMA}.{t.raw_table}{suffix}" for t in TABLES
                                                   for suffix in ("", "__feed_date"))):
-            return  # all there (vigil.roles made them): a least-privilege role runs no DDL
-        super().ensure_raw_schema(con)
+            if not self._missing_ledger_columns(con):
+                return  # all there (vigil.roles made them): a least-privilege role runs no DDL
+        super().ensure_raw_schema(con)  # (a ledger from an earlier release: `python -m vigil.roles` adds its columns)
         # Every load deletes one night's partition and every gate reads one: index the night.
         for t in TABLES:
             con.execute(f"CREATE INDEX IF NOT EXISTS {t.raw_table}__feed_date ON {RAW_SCHEMA}.{t.raw_table} (_feed_date)")

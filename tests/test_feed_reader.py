@@ -252,6 +252,41 @@ def test_manifest_checksum_mismatch(settings, night):
         extract_hr(settings)
 
 
+def _manifest_with(settings, **fields) -> None:
+    path = Path(settings.landing) / "hr" / D.isoformat() / "_manifest.json"
+    path.write_text(json.dumps({"feed": "hr", "date": D.isoformat(), "files": _hr_manifest_entries(settings)}
+                               | fields))
+
+
+def test_manifest_staleness_evidence_reaches_the_load_ledger(settings, night):
+    """extracted_at (any time zone, stored in UTC), source_watermark and as_of: what the breakers
+    read to tell a quiet day from a stuck extract."""
+    _manifest_with(settings, extracted_at="2026-03-03T02:15:00+01:00", source_watermark=8812, as_of=D.isoformat())
+    out = extract_hr(settings)
+    assert out["evidence"]["employees"] == {"extracted_at": "2026-03-03T01:15:00+00:00", "source_watermark": "8812",
+                                            "as_of": D.isoformat()}
+    load_feed(settings, out)
+    con = duckdb.connect(settings.warehouse, read_only=True)
+    row = con.execute("SELECT extracted_at, source_watermark, as_of FROM raw._vigil_loads "
+                      "WHERE table_name = 'employees' AND feed_date = ?", [D]).fetchone()
+    con.close()
+    assert row == ("2026-03-03T01:15:00+00:00", "8812", D)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("extracted_at", "2026-03-03T02:15:00", "extracted_at must be an ISO 8601 time with a time zone"),
+    ("extracted_at", "yesterday", "extracted_at must be an ISO 8601 time with a time zone"),
+    ("as_of", "03/03/2026", "as_of must be a date YYYY-MM-DD"),
+    ("source_watermark", "", "source_watermark must be a non-empty string or an integer"),
+])
+def test_bad_staleness_evidence_in_the_manifest_is_a_one_line_error(settings, night, field, value, message):
+    _manifest_with(settings, **{field: value})
+    with pytest.raises(FeedError) as e:
+        extract_hr(settings)
+    assert message in str(e.value) and "hr/2026-03-02/_manifest.json" in str(e.value)
+    assert f"column {field}" in str(e.value) and len(str(e.value).splitlines()) == 1
+
+
 def test_manifest_listing_a_file_not_delivered(settings, night):
     files = _hr_manifest_entries(settings)
     files["bonus.csv"] = {"rows": 1}
@@ -282,7 +317,7 @@ def test_same_file_as_the_previous_night_is_flagged_stale(settings, night):
     result = load_feed(settings, extract_feed(settings, "hr", next_day, "t2"))
     stale = {t["table"]: t["stale"] for t in result["tables"]}
     assert stale["employees"] is True and stale["performance"] is True  # both recorded in the ledger
-    assert any("employees: STALE" in w for w in result["warnings"])
+    assert any("employees: unchanged" in w for w in result["warnings"])
     # an unchanged history is normal: flagged, but not raised as a warning
     assert not any("performance" in w for w in result["warnings"])
     con = duckdb.connect(settings.warehouse, read_only=True)
@@ -301,8 +336,9 @@ def test_only_each_feeds_main_snapshot_unchanged_means_a_stuck_extract(settings,
     result = load_feed(settings, extract_feed(settings, "iam", next_day, "t2"))
     stale = {t["table"]: t["stale"] for t in result["tables"]}
     assert stale["accounts"] is True and stale["entitlements"] is True
-    assert [w for w in result["warnings"] if "STALE" in w] == [f"iam/{next_day}/accounts: STALE — byte-identical "
-                                                               "to the previous night's delivery"]
+    assert [w for w in result["warnings"] if "unchanged" in w] == [
+        f"iam/{next_day}/accounts: unchanged — byte-identical to the previous night's delivery (the circuit "
+        "breakers decide whether it is a quiet day or a stuck extract)"]
     assert table("iam", "accounts").stale_is_suspicious and table("crm", "clients").stale_is_suspicious
     assert not table("iam", "entitlements").stale_is_suspicious
 

@@ -169,13 +169,106 @@ def test_a_publish_gate_failure_keeps_last_nights_tables(night, monkeypatch):
     assert alert["kind"] == "data_quality_failure" and "range:share_kpis_in_0..1" in json.dumps(alert["facts"])
 
 
-def test_a_stale_roster_holds_the_night(night):
-    """yesterday's roster re-sent byte for byte (a stuck extract): held, never treated as a quiet night."""
+def write_manifest(s, day, feed: str, **fields) -> None:
+    """Tonight's manifest of `feed`, listing every delivered file, with the staleness evidence given."""
+    folder = Path(s.landing) / feed / day.isoformat()
+    files = {p.name: {} for p in sorted(folder.iterdir()) if p.suffix in (".csv", ".parquet")}
+    (folder / "_manifest.json").write_text(json.dumps({"feed": feed, "date": day.isoformat(), "files": files} | fields))
+
+
+def audit_events(s, day) -> list[tuple[str, dict]]:
+    with Warehouse.open(s.warehouse).connection() as con:
+        rows = con.execute("SELECT event, details FROM audit.audit_log WHERE run_date = ? AND event IN "
+                           "('breaker_hold', 'breaker_released', 'published', 'alerts_held') ORDER BY occurred_at",
+                           [day]).fetchall()
+    return [(e, json.loads(d)) for e, d in rows]
+
+
+def test_a_stuck_roster_holds_the_night(night):
+    """yesterday's roster re-sent byte for byte, and its manifest says it is as of yesterday (a stuck
+    extract): the whole night is held."""
     s, day = night
     touch_every_feed(s, day, except_hr=True)
+    write_manifest(s, day, "hr", as_of=(day - dt.timedelta(days=1)).isoformat())
+    before = published(s)
     summary = run_nightly(s, day)
-    assert summary.status == "held" and "hr/employees is byte-identical" in summary.error
-    assert "iam/accounts" not in summary.error
+    assert summary.status == "held" and "hr/employees is a stuck extract" in summary.error
+    assert "as of" in summary.error and "iam/accounts" not in summary.error
+    assert published(s) == before and not tickets_dir(s, day).exists()
+
+
+def without_the_demos_ticket_backlog(monkeypatch) -> None:
+    """The demo fixture issues no tickets (DEMO_ACTIONS), so the first night after it plans the whole
+    backlog of leavers and trips the revocation breaker (tested on its own above): lift its floor."""
+    import vigil.breakers
+
+    monkeypatch.setattr(vigil.breakers, "REVOCATION_FLOOR", 1000)
+
+
+def test_a_quiet_roster_is_a_warning_not_a_hold(night, monkeypatch):
+    """The same roster bytes with no evidence of a stuck extract (one identical night for a
+    population far below the size where that is unlikely): published, with a warning."""
+    s, day = night
+    without_the_demos_ticket_backlog(monkeypatch)
+    touch_every_feed(s, day, except_hr=True)
+    summary = run_nightly(s, day, actions=False)
+    assert summary.status == "published", summary.error
+    assert any("hr/employees is byte-identical" in w and "quiet day" in w for w in summary.warnings)
+
+
+@pytest.mark.slow
+def test_a_stuck_client_book_holds_the_client_alerts_never_a_leavers_revocation(night, monkeypatch):
+    """Issue 18: the CRM client book re-sent (its manifest's extraction time did not advance) on the
+    night a privileged employee leaves. The night publishes and the leaver's revocation goes out;
+    only the CRM-derived alerts wait, and the audit log and `vigil plan` say exactly that. After
+    the approval the rerun sends the held alerts and nothing else changes."""
+    s, day = night
+    without_the_demos_ticket_backlog(monkeypatch)
+    header, rows, path = roster_rows(s, day)
+    col = {name: i for i, name in enumerate(header)}
+    with open(Path(s.landing) / "iam" / day.isoformat() / "accounts.csv", newline="", encoding="utf-8") as fh:
+        accounts = list(csv.DictReader(fh))
+    privileged = {a["employee_id"] for a in accounts
+                  if a["status"] == "enabled" and a["is_privileged"].lower() in ("true", "1", "t")}
+    leaver = next(r for r in rows if r[col["status"]] == "active" and r[col["employee_id"]] in privileged)
+    leaver[col["status"]], leaver[col["termination_date"]] = "terminated", day.isoformat()
+    leaver[col["termination_reason"]] = "dismissal"
+    write_rows(path, header, rows)
+    touch_every_feed(s, day)
+    crm = Path(s.landing) / "crm" / day.isoformat() / "clients.csv"
+    shutil.copy(Path(s.landing) / "crm" / (day - dt.timedelta(days=1)).isoformat() / "clients.csv", crm)
+    stuck_at = f"{day.isoformat()}T01:00:00+00:00"
+    write_manifest(s, day, "crm", extracted_at=stuck_at)
+    yesterday = day - dt.timedelta(days=1)
+    with Warehouse.open(s.warehouse).transaction() as con:  # what yesterday's load recorded from its manifest
+        con.execute("UPDATE raw._vigil_loads SET extracted_at = ? WHERE feed = 'crm' AND feed_date = ?",
+                    [stuck_at, yesterday])
+
+    summary = run_nightly(s, day)
+    assert summary.status == "published", summary.error
+    issued = [json.loads(line) for line in (tickets_dir(s, day) / "revocations.jsonl").read_text().splitlines()]
+    assert leaver[col["employee_id"]] in {t["employee_id"] for t in issued}
+    sent = {a["kind"] for a in alerts_of(s, day)}
+    assert "breaker_hold" in sent and not sent & {"handover_overdue", "departure_risk_high"}
+    events = audit_events(s, day)
+    hold = next(d for e, d in events if e == "breaker_hold")
+    assert hold["held"] == ["alert:departure_risk_high", "alert:handover_overdue"]
+    assert hold["goes_out"] == ["publish", "close_tickets", "revocation_tickets", "alerts"]
+    assert [t["breaker"] for t in hold["trips"]] == ["stale crm/clients"]
+    assert next(d for e, d in events if e == "published")["held"] == hold["held"]
+    held_alerts = [d for e, d in events if e == "alerts_held"]
+    assert set().union(*(d["alerts"] for d in held_alerts)) <= {"handover_overdue", "departure_risk_high"}
+    assert any("HELD until approved" in w for w in summary.warnings)
+
+    args = ["--warehouse", s.warehouse, "--landing", s.landing, "--out", str(s.out)]
+    assert vigil(["approve", "--date", day.isoformat(), "--reason", "CRM migration freeze", "--by", "C. Officer",
+                  *args]) == 0
+    tickets_before = (tickets_dir(s, day) / "revocations.jsonl").read_text()
+    summary = run_nightly(s, day)
+    assert summary.status == "published", summary.error
+    assert (tickets_dir(s, day) / "revocations.jsonl").read_text() == tickets_before  # nothing new, nothing twice
+    held_ids = {i for d in held_alerts for ids in d["alerts"].values() for i in ids}
+    assert held_ids <= {a["alert_id"] for a in alerts_of(s, day)}
 
 
 @pytest.mark.postgres

@@ -32,6 +32,12 @@ class FeedFile:
     display: str  # how people see it in messages, e.g. "hr/2026-03-01/employees.csv"
     expected_rows: int | None = None  # from _manifest.json, when delivered
     expected_sha256: str | None = None
+    # Staleness evidence from _manifest.json (vigil.breakers reads them from raw._vigil_loads): when
+    # the sender extracted the file, how far its source had got (a change number, a high-water
+    # timestamp...), and the day the file itself says it describes.
+    extracted_at: str | None = None
+    source_watermark: str | None = None
+    as_of: str | None = None
 
 
 class LandingSource:
@@ -120,12 +126,52 @@ def read_manifest(feed: str, date: dt.date, manifest: Path, files: list[FeedFile
     for name in by_name:
         if name not in listed:
             problems.append(Problem(None, None, f"{name} was delivered but the manifest does not list it"))
+    evidence = {}
+    for f in files:
+        entry = listed[f.path.name] or {}
+        found = {}
+        for key in STALENESS_FIELDS:  # a file's own value wins over the manifest's
+            value = entry.get(key, data.get(key))
+            try:
+                found[key] = _evidence_value(key, value)
+            except ValueError as exc:
+                message = f"{f.path.name}: {exc}" if key in entry else str(exc)
+                if all(p.message != message for p in problems):
+                    problems.append(Problem(None, key, message))
+        evidence[f.path.name] = found
     if problems:
         raise FeedError(feed, display, problems)
     return [
-        FeedFile(f.table, f.path, f.display, listed[f.path.name].get("rows"), listed[f.path.name].get("sha256"))
+        FeedFile(f.table, f.path, f.display, listed[f.path.name].get("rows"), listed[f.path.name].get("sha256"),
+                 **evidence[f.path.name])
         for f in files
     ]
+
+
+#: Optional manifest fields, at the top level or per file, that say whether a snapshot is fresh.
+STALENESS_FIELDS = ("extracted_at", "source_watermark", "as_of")
+
+
+def _evidence_value(key: str, value) -> str | None:
+    """The manifest's staleness evidence, checked and normalised (ISO UTC time, ISO date, text)."""
+    if value is None:
+        return None
+    if key == "source_watermark":
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+            raise ValueError(f"source_watermark must be a non-empty string or an integer, got {value!r}")
+        return str(value)
+    if key == "as_of":
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise ValueError(f"as_of must be a date YYYY-MM-DD, got {value!r}") from None
+    try:
+        at = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise ValueError(f"extracted_at must be an ISO 8601 time with a time zone, got {value!r}")
+    return at.astimezone(dt.timezone.utc).isoformat()
 
 
 def verify_against_manifest(f: FeedFile, rows: int, sha256: str) -> None:

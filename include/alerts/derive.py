@@ -286,15 +286,21 @@ def breaker_hold_alert(decision: dict, run_id: str) -> Alert:
     """The night is held (vigil.breakers.BreakerDecision.to_dict()). Same plan on a rerun = same id."""
     d = _date(decision["run_date"])
     keys = ("status", "yesterday_date", "yesterday_active", "today_active", "planned_revocations",
-            "revocation_threshold", "headcount_drop", "reasons", "fingerprint")
+            "revocation_threshold", "headcount_drop", "reasons", "fingerprint", "held", "goes_out")
     facts = {k: decision.get(k) for k in keys if k in decision}
     identity = {"fingerprint": decision.get("fingerprint"), "reasons": list(decision.get("reasons") or [])}
     n = len(decision.get("reasons") or [])
+    held = list(decision.get("held") or ["publish"])
+    if "publish" in held:
+        what = "nothing published until approved"
+    else:
+        what = (f"held until approved: {', '.join(held)}; published, going out: "
+                f"{', '.join(decision.get('goes_out') or [])}")
     return Alert.build(
         kind=BREAKER_HOLD, severity="critical", subject_type="night", subject_id=d.isoformat(), facts=facts,
         identity=identity, run_id=run_id, run_date=d,
         title=f"Night {d.isoformat()} HELD by the circuit breakers ({n} reason{'s' if n != 1 else ''}; "
-              f"{decision.get('planned_revocations')} planned revocations): nothing published until approved",
+              f"{decision.get('planned_revocations')} planned revocations): {what}",
     )
 
 

@@ -307,16 +307,21 @@ def _runs(r: _Reader, data: ReviewData) -> None:
                         "AND event IN ('published', 'breaker_hold', 'breaker_released') ORDER BY run_date, occurred_at",
                         (q.start, a))
         seen: dict[dt.date, set] = defaultdict(set)
+        part_held: dict[dt.date, bool] = {}
         for night, event, details in events:
             night = _d(night)
             seen[night].add(event)
             if event == "published":
                 try:
-                    nights[night]["run_id"] = json.loads(details).get("run_id")
-                except (TypeError, ValueError):
+                    published = json.loads(details)
+                    nights[night]["run_id"] = published.get("run_id")
+                    part_held[night] = bool(published.get("held"))  # a breaker held part of it (vigil.breakers.SCOPES)
+                except (TypeError, ValueError, AttributeError):
                     pass
         for night, evs in seen.items():
-            if "published" in evs:
+            if "published" in evs and part_held.get(night):
+                status = "published, part held by a breaker"
+            elif "published" in evs:
                 status = "published after approval" if "breaker_released" in evs else "published"
             elif "breaker_hold" in evs:
                 status = "held by a breaker"
