@@ -371,15 +371,33 @@ def build_models(settings: Settings, run_date: dt.date, *, full_refresh: bool = 
         warehouse=url, run_date=run_date, work_dir=Path(settings.out) / "dbt",
     )
     incremental.record_finish(wh, build_id)
+    counts = result.test_counts()
     return {
         "date": run_date.isoformat(),
         "full_refresh": plan.full_refresh,
         "build_plan": plan.reason,
         "nodes": len(result.nodes),
         "models": sum(1 for n in result.nodes if n.unique_id.startswith("model.")),
-        "tests": sum(1 for n in result.nodes if n.unique_id.startswith(("test.", "unit_test."))),
+        "tests": sum(counts.values()),
+        "tests_passed": counts["passed"],
+        "tests_warned": counts["warned"],
+        "tests_skipped": counts["skipped"],
         "run_results": str(Path(result.target_path) / "run_results.json"),
+        "warnings": [f"dbt test warned: {n.name}: {n.message or 'warn'}"
+                     for n in result.warned_nodes if n.resource_type in ("test", "unit_test")],
     }
+
+
+def describe_build(out: dict) -> str:
+    """The dbt build line: '72 models, 381 tests passed, 2 warned (incremental: …)'; a warned test is
+    never counted as passed."""
+    tests = f"{out['tests_passed']} tests passed"
+    if out.get("tests_warned"):
+        tests += f", {out['tests_warned']} warned"
+    if out.get("tests_skipped"):
+        tests += f", {out['tests_skipped']} skipped"
+    return (f"{out['models']} models, {tests} "
+            f"({'full refresh' if out['full_refresh'] else 'incremental'}: {out['build_plan']})")
 
 
 # --------------------------------------------------------------------------- in-process runs
@@ -470,8 +488,7 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
         step(
             "dbt build",
             lambda: build_models(settings, run_date, full_refresh=full_refresh),
-            lambda out: (f"{out['models']} models, {out['tests']} tests passed "
-                         f"({'full refresh' if out['full_refresh'] else 'incremental'}: {out['build_plan']})"),
+            describe_build,
         )
         step(
             "audit publish",
