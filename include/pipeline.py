@@ -302,9 +302,18 @@ def issue_tickets(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     """Create tonight's revocation tickets from `publish` with their outbox rows (one transaction)."""
     from vigil.tickets import create_tickets
 
-    return {"date": run_date.isoformat(),
-            **create_tickets(settings.warehouse_for("transformer"), run_date, run_id, out=Path(settings.out),
-                             config_path=settings.delivery_config)}
+    out = create_tickets(settings.warehouse_for("transformer"), run_date, run_id, out=Path(settings.out),
+                         config_path=settings.delivery_config)
+    return {"date": run_date.isoformat(), **out, "warnings": undelivered_warnings(out)}
+
+
+def undelivered_warnings(created: dict) -> list[str]:
+    """One plain line per system whose new tickets have nowhere to go (they stay in tickets/<D>/)."""
+    why = "" if created.get("delivery_configured") else \
+        "; no delivery configuration: --delivery-config or VIGIL_DELIVERY_CONFIG"
+    return [f"tickets created but not delivered: no channel for system {system} "
+            f"({n} ticket{'s' if n != 1 else ''}{why})"
+            for system, n in (created.get("unrouted_systems") or {}).items()]
 
 
 @timed_step

@@ -11,6 +11,8 @@ START=${DEMO_START:-2026-03-01}
 END=${DEMO_END:-2026-03-07}
 SCALE=${DEMO_SCALE:-small}
 ARGS=(--demo --landing "$DEMO/landing" --warehouse "$DEMO/warehouse/vigil.duckdb" --out "$DEMO/out")
+# Tickets are delivered: a file drop for every system (<out>/filedrop/<system>/<date>/).
+ARGS+=(--delivery-config config/delivery.demo.yml)
 
 days=$(( ($(date -ud "$END" +%s) - $(date -ud "$START" +%s)) / 86400 + 1 ))
 "$BIN/vigil" demo-data --landing "$DEMO/landing" --start "$START" --days "$days" --scale "$SCALE" --seed 42

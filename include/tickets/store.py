@@ -283,7 +283,8 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
     """Insert tonight's new tickets and their outbox rows in one transaction, then write the files.
 
     Returns ``{"created", "outbox", "unchanged", "refused": [{ticket_id, existing_ticket_id,
-    reason}], "unrouted": [ticket_id], "files": {...}}``; `refused` and `unrouted` are for alerts.
+    reason}], "unrouted": [ticket_id], "unrouted_systems": {system: count}, "delivery_configured",
+    "files": {...}}``; `refused` and `unrouted` are for alerts.
     ``config_path`` (else VIGIL_DELIVERY_CONFIG) routes each system to its channels; without a
     configuration tickets are created with no outbox rows and reported as unrouted.
     """
@@ -298,6 +299,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
         new, unchanged, refused = _classify(cands, existing)
 
         ticket_rows, outbox_rows, events, unrouted = [], [], [], []
+        unrouted_systems: dict[str, int] = {}
         for c in new:
             doc = dict(c.document, created_at=model.iso_utc(now))
             payload = model.canonical_json(doc)
@@ -313,6 +315,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
             channels = config.channels_for(doc["system"]) if config else []
             if not channels:
                 unrouted.append(doc["ticket_id"])
+                unrouted_systems[doc["system"]] = unrouted_systems.get(doc["system"], 0) + 1
             for ch in channels:
                 obx = outbox_id_for(doc["ticket_id"], ch.name)
                 outbox_rows.append((
@@ -342,6 +345,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
     result = {
         "run_date": run_date.isoformat(), "created": len(ticket_rows), "outbox": len(outbox_rows),
         "unchanged": len(unchanged), "refused": refused_out, "unrouted": unrouted, "files": files,
+        "unrouted_systems": dict(sorted(unrouted_systems.items())), "delivery_configured": config is not None,
     }
     log.info("tickets: %s created, %s outbox rows, %s unchanged, %s refused, %s unrouted", result["created"],
              result["outbox"], result["unchanged"], len(refused_out), len(unrouted))
