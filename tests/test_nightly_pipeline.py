@@ -272,3 +272,25 @@ def _query_utc(s: Settings, sql: str):
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+def test_demo_warnings_caused_by_planted_defects_say_so(tmp_path):
+    """The demo's orphan accounts warn every night on purpose: the run output labels them planted
+    (demo mode with planted.json only; other warnings and production runs are left as they are)."""
+    from vigil.config import Settings
+    from vigil.pipeline import demo_planted_cases, label_planted
+
+    gx_warning = ("data quality (warning): warning raw.iam__accounts.warning referential:employee_id->hr__employees: "
+                  "2 of 5083 rows unexpected")
+    dbt_warning = ("dbt test warned: relationships_dim_accounts_employee_id__employee_id__ref_dim_employees_: "
+                   "Got 2 results, configured to warn if != 0")
+    other = "source freshness warn: hr.employees"
+    (tmp_path / "_demo").mkdir()
+    (tmp_path / "_demo" / "planted.json").write_text(json.dumps({"cases": {"orphan_accounts": [
+        {"key": "OR2", "employee_id": "E9000001"}, {"key": "OR3", "employee_id": "3"}]}}))
+    planted = demo_planted_cases(Settings(landing=str(tmp_path), mode="demo"))
+    for w in (gx_warning, dbt_warning):
+        assert label_planted(w, planted) == f"{w} [planted demo defect: orphan_accounts OR2, OR3, see docs/demo-data.md]"
+    assert label_planted(other, planted) == other
+    assert demo_planted_cases(Settings(landing=str(tmp_path), mode="production")) == {}
+    assert demo_planted_cases(Settings(landing=str(tmp_path / "elsewhere"), mode="demo")) == {}
+    assert label_planted(gx_warning, {}) == gx_warning
