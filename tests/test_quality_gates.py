@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -333,3 +334,21 @@ def test_data_docs_render_offline_in_headless_chromium(gate, tmp_path):
     assert "ge-failed-icon" in table and "ge-success-icon" in table  # the dirty night failed, the other passed
     validation = next(p for p in pages if "hr__employees/critical" in p.as_posix() and "validations" in p.parts)
     assert "employee_id" in chromium_dom(validation)  # a validation page opens offline too
+
+
+@pytest.mark.slow  # a fresh interpreter imports GX: ~10 s alone, ~24 s on a busy machine
+def test_a_process_that_ran_gx_on_duckdb_exits_without_nanobind_leak_pages(tmp_path):
+    """duckdb's bindings used to print pages of 'nanobind: leaked …' when such a process exited
+    (airflow dags test, pytest); vigil.quality.engines frees DuckDB's objects first."""
+    code = textwrap.dedent(f"""
+        import sqlalchemy as sa
+        import vigil.quality.engines  # GX + duckdb-engine, as a gate loads them
+        engine = sa.create_engine("duckdb:///{tmp_path / 'w.duckdb'}")
+        with engine.connect() as con:
+            print(con.exec_driver_sql("SELECT 1 AS a, 'x' AS b, DATE '2026-03-01' AS c, [1] AS d").fetchall())
+        engine.dispose()
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "(1, 'x'" in run.stdout
+    assert "nanobind" not in run.stderr, run.stderr[:500]
