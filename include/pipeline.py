@@ -559,7 +559,7 @@ def label_planted(warning: str, planted: dict) -> str:
     for text, case in PLANTED_WARNINGS:
         if text in warning and planted.get(case):
             keys = ", ".join(sorted({c.get("key", "?") for c in planted[case]}))
-            return f"{warning} [planted demo defect: {case} {keys}, see docs/demo-data.md]"
+            return f"{warning} (planted demo defect: {case} {keys}, see docs/demo-data.md)"
     return warning
 
 

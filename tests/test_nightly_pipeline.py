@@ -289,8 +289,13 @@ def test_demo_warnings_caused_by_planted_defects_say_so(tmp_path):
         {"key": "OR2", "employee_id": "E9000001"}, {"key": "OR3", "employee_id": "3"}]}}))
     planted = demo_planted_cases(Settings(landing=str(tmp_path), mode="demo"))
     for w in (gx_warning, dbt_warning):
-        assert label_planted(w, planted) == f"{w} [planted demo defect: orphan_accounts OR2, OR3, see docs/demo-data.md]"
+        assert label_planted(w, planted) == f"{w} (planted demo defect: orphan_accounts OR2, OR3, see docs/demo-data.md)"
     assert label_planted(other, planted) == other
+    from rich.console import Console  # the CLI prints warnings as Rich markup: the label must survive it
+
+    console = Console(record=True, width=400)
+    console.print(f"  [yellow]![/] {label_planted(gx_warning, planted)}")
+    assert "(planted demo defect: orphan_accounts OR2, OR3" in console.export_text()
     assert demo_planted_cases(Settings(landing=str(tmp_path), mode="production")) == {}
     assert demo_planted_cases(Settings(landing=str(tmp_path / "elsewhere"), mode="demo")) == {}
     assert label_planted(gx_warning, {}) == gx_warning
