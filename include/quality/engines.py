@@ -43,8 +43,9 @@ def _release_duckdb_at_exit() -> None:
 
     # SQLAlchemy memoises result processors per DBAPI type code, and duckdb-engine's type codes are
     # DuckDB type objects: empty those memos of every DuckDB dialect (GX's engines keep theirs).
+    # (type(), not isinstance(): a lazy proxy, such as Airflow's, would import on __class__)
     for obj in gc.get_objects():
-        if isinstance(obj, sa.engine.Dialect) and getattr(obj, "name", None) == "duckdb":
+        if sa.engine.Dialect in type(obj).__mro__ and type(obj).name == "duckdb":
             with contextlib.suppress(Exception):
                 obj._type_memos.clear()
     dbt_duckdb = sys.modules.get("dbt.adapters.duckdb.connections")
