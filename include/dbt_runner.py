@@ -185,6 +185,16 @@ class DbtResult:
             counts[n.status] = counts.get(n.status, 0) + 1
         return counts
 
+    def test_counts(self) -> dict[str, int]:
+        """Data and unit tests by outcome: passed, warned (a `warn` test that found rows: the build
+        goes on, the night reports it), failed (fail/error) and skipped. They add up to the tests run."""
+        tests = [n for n in self.nodes if n.resource_type in ("test", "unit_test")]
+        warned = sum(1 for n in tests if n.warned)
+        failed = sum(1 for n in tests if n.failed)
+        skipped = sum(1 for n in tests if n.status == "skipped")
+        return {"passed": len(tests) - warned - failed - skipped, "warned": warned, "failed": failed,
+                "skipped": skipped}
+
     def output_tail(self, lines: int = _OUTPUT_TAIL_LINES) -> str:
         return "\n".join(self.output.rstrip().splitlines()[-lines:])
 

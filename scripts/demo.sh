@@ -11,6 +11,17 @@ START=${DEMO_START:-2026-03-01}
 END=${DEMO_END:-2026-03-07}
 SCALE=${DEMO_SCALE:-small}
 ARGS=(--demo --landing "$DEMO/landing" --warehouse "$DEMO/warehouse/vigil.duckdb" --out "$DEMO/out")
+# Tickets are delivered: a file drop for every system (<out>/filedrop/<system>/<date>/).
+ARGS+=(--delivery-config config/delivery.demo.yml)
+# Alerts are sent: by e-mail to an SMTP sink on a free loopback port, which files each digest in
+# $DEMO/out/mail/new/ (Maildir); config/alerting.demo.yml with that port.
+SMTP_PORT=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$DEMO/out"
+"$BIN/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$DEMO/out/mail" &
+SMTP_PID=$!
+trap 'kill "$SMTP_PID" 2>/dev/null || true' EXIT
+sed "s/@SMTP_PORT@/$SMTP_PORT/" config/alerting.demo.yml > "$DEMO/out/alerting.demo.yml"
+ARGS+=(--alerting-config "$DEMO/out/alerting.demo.yml")
 
 days=$(( ($(date -ud "$END" +%s) - $(date -ud "$START" +%s)) / 86400 + 1 ))
 "$BIN/vigil" demo-data --landing "$DEMO/landing" --start "$START" --days "$days" --scale "$SCALE" --seed 42

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the local services the tests use if they are not already running, and installs the one
-# system package the project needs (a CJK font for the review pack's PDF).
+# system packages the project needs (a CJK font for the review pack's PDF; Chromium, in which a test
+# opens the Data Docs offline).
 # (Machines here run PostgreSQL and Redis as services; a stopped one is started with the same command.)
 set -euo pipefail
 
@@ -36,3 +37,13 @@ if [ ! -f "$CJK_FONT" ]; then
 fi
 [ -f "$CJK_FONT" ] || { echo "CJK font $CJK_FONT is missing and could not be installed" >&2; exit 1; }
 echo "CJK font present: $CJK_FONT"
+
+# tests/test_quality_gates.py opens the Data Docs in headless Chromium with networking disabled.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing chromium (headless browser for the offline Data Docs test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+        || { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
+command -v chromium >/dev/null 2>&1 || { echo "chromium is missing and could not be installed" >&2; exit 1; }
+echo "chromium present: $(command -v chromium)"

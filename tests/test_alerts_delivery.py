@@ -459,6 +459,11 @@ def test_demo_mode_sends_nothing(tmp_path):
     assert result["recorded"] == 3 and result["emails"] == result["webhook_messages"] == result["to_send"] == 0
     assert {r[1] for r in _ledger_rows(str(tmp_path / "l.duckdb"))} == {"recorded"}
     assert len(alerts_path(out, D).read_text().splitlines()) == 3
+    assert result["warnings"] == [  # the run output says plainly that nobody was told
+        "3 alerts written but not sent: no alerting configuration (--alerting-config or VIGIL_ALERTING_CONFIG)"]
+    again = dispatch_alerts(str(tmp_path / "l.duckdb"), _pipeline_alerts("r2"), run_date=D, run_id="r2", out=out,
+                            config_path=None)
+    assert again["recorded"] == 0 and again["warnings"] == []  # nothing new tonight: nothing to say
 
 
 # --------------------------------------------------------------------------- configuration
@@ -472,6 +477,46 @@ def test_example_configuration_loads_and_routes_every_kind():
     assert cfg.threshold_for("post_termination_login") == 10 and cfg.threshold_for("complaint_surge") == 20
     text = (REPO / "config" / "alerting.example.yml").read_text()
     assert "hooks.slack.com" not in text and "password:" not in text
+
+
+def test_demo_alerts_reach_the_demo_smtp_sink(tmp_path):
+    """`make demo` sends its alerts: config/alerting.demo.yml routes every kind to one team, mailed
+    through the same aiosmtpd Mailbox sink scripts/demo.sh starts; the digest lands as a file."""
+    import subprocess
+    import sys
+    import time
+
+    from vigil.alerts.config import ROUTABLE_KINDS
+
+    demo_sh = (REPO / "scripts" / "demo.sh").read_text()
+    assert "-c aiosmtpd.handlers.Mailbox" in demo_sh and "config/alerting.demo.yml" in demo_sh
+    port = _free_port()
+    config = tmp_path / "alerting.demo.yml"
+    config.write_text((REPO / "config" / "alerting.demo.yml").read_text().replace("@SMTP_PORT@", str(port)))
+    assert all(load_config(config).teams_for(k) for k in ROUTABLE_KINDS)
+    mail = tmp_path / "mail"
+    sink = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                             "-c", "aiosmtpd.handlers.Mailbox", str(mail)])
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        alert = Alert.build(kind="post_termination_login", severity="high", subject_type="employee",
+                            subject_id="E0000001", facts={"system": "AD", "account_id": "ad-1"},
+                            identity=f"AL-03:AD:ad-1:{D}", run_id="r1", run_date=D, title="Login by leaver E0000001",
+                            rule_id="AL-03")
+        result = dispatch_alerts(str(tmp_path / "ledger.duckdb"), [alert], run_date=D, run_id="r1",
+                                 out=tmp_path / "out", config_path=config)
+        assert result["emails"] == 1 and result["failed"] == 0 and result["unrouted"] == 0
+        delivered = list((mail / "new").iterdir())
+        assert len(delivered) == 1
+        msg = email.message_from_bytes(delivered[0].read_bytes(), policy=email.policy.default)
+        assert msg["To"] == "compliance@vigil-demo.test" and msg["X-Vigil-Alert-Count"] == "1"
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
 
 
 @pytest.mark.parametrize("change, message", [

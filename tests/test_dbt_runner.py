@@ -733,3 +733,22 @@ def test_every_model_is_documented_with_its_grain():
     assert sql_models == set(documented)
     for name, description in documented.items():
         assert "One row per" in description, name
+
+
+@pytest.mark.parametrize("warned", [0, 1, 2])
+def test_the_build_line_never_counts_a_warned_test_as_passed(warned: int):
+    """'383 tests passed' when 2 warned was a lie: warned tests are counted, and named, apart."""
+    from vigil.dbt_runner import DbtNodeResult
+    from vigil.pipeline import describe_build
+
+    nodes = [DbtNodeResult("model.vigil.dim_a", "success", 0.1, None, None),
+             *[DbtNodeResult(f"test.vigil.ok_{i}.x", "pass", 0.1, None, 0) for i in range(5 - warned)],
+             *[DbtNodeResult(f"test.vigil.warn_{i}.x", "warn", 0.1, "Got 2 results, configured to warn if != 0", 2)
+               for i in range(warned)]]
+    result = DbtResult(["build"], True, 0, nodes, 1.0, Path("t"), Path("l"))
+    counts = result.test_counts()
+    assert counts == {"passed": 5 - warned, "warned": warned, "failed": 0, "skipped": 0}
+    line = describe_build({"models": 1, "tests_passed": counts["passed"], "tests_warned": counts["warned"],
+                           "tests_skipped": 0, "full_refresh": False, "build_plan": "incremental"})
+    assert line == f"1 models, {5 - warned} tests passed" + (f", {warned} warned" if warned else "") + \
+        " (incremental: incremental)"

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+import textwrap
 
 import pytest
 
@@ -345,3 +347,71 @@ def test_discarding_a_run_on_postgres_restores_raw(settings, pg_url):
     assert wh.table_checksums(("raw",)) != before
     assert "raw.hr__employees" in wh.discard_run(D, "tonight")
     assert wh.table_checksums(("raw",)) == before
+# ------------------------------------------------------------------------- Data Docs offline
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  # no network at all: every host name fails to resolve, any proxy is a dead port
+                  "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
+                  "--virtual-time-budget=5000"]
+
+
+def chromium_dom(page) -> str:
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "chromium is missing: scripts/ensure-services.sh (run by make test) installs it"
+    out = subprocess.run([exe, *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120, check=True)
+    return out.stdout
+
+
+def external_resources(html: str) -> list[str]:
+    """http(s) addresses a page would fetch: script/img src, <link href>, CSS url()."""
+    import re
+
+    return (re.findall(r'<(?:script|img|iframe)[^>]*\ssrc="(https?://[^"]*)"', html)
+            + re.findall(r'<link[^>]*\shref="(https?://[^"]*)"', html)
+            + re.findall(r"url\(['\"]?(https?://[^)'\"]*)", html))
+
+
+def test_data_docs_render_offline_in_headless_chromium(gate, tmp_path):
+    """A bank workstation has no CDN: the index's validation table is drawn from local files only."""
+    url = str(tmp_path / "wh" / "vigil.duckdb")
+    load_nights(url, {PREV: clean_night(20), D: dirty_night()})
+    res = gate.run(url, "raw", ["hr__employees", "iam__accounts"], run_date=D, run_id="offline-docs")
+    index = res.data_docs_index
+    pages = [index, *sorted((gate.data_docs_dir / "validations").rglob("offline-docs/*/*.html")),
+             *sorted((gate.data_docs_dir / "expectations").rglob("*.html"))]
+    assert len(pages) >= 1 + 4 + 4
+    for page in pages:
+        html = page.read_text()
+        assert external_resources(html) == [], page
+        for local in re.findall(r'<(?:script|link)[^>]*\s(?:src|href)="([^"?#]+)', html):  # each one is there
+            assert (page.parent / local).is_file(), (page, local)
+
+    dom = chromium_dom(index)
+    table = dom.split('id="section-1-content-block-2-1-body-table"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*data-index=", table)  # rows bootstrap-table drew from the page's data
+    assert len(rows) >= 4
+    assert "raw.hr__employees.critical" in table and "raw.iam__accounts.warning" in table
+    assert "ge-failed-icon" in table and "ge-success-icon" in table  # the dirty night failed, the other passed
+    validation = next(p for p in pages if "hr__employees/critical" in p.as_posix() and "validations" in p.parts)
+    assert "employee_id" in chromium_dom(validation)  # a validation page opens offline too
+
+
+@pytest.mark.slow  # a fresh interpreter imports GX: ~10 s alone, ~24 s on a busy machine
+def test_a_process_that_ran_gx_on_duckdb_exits_without_nanobind_leak_pages(tmp_path):
+    """duckdb's bindings used to print pages of 'nanobind: leaked …' when such a process exited
+    (airflow dags test, pytest); vigil.quality.engines frees DuckDB's objects first."""
+    code = textwrap.dedent(f"""
+        import sqlalchemy as sa
+        import vigil.quality.engines  # GX + duckdb-engine, as a gate loads them
+        engine = sa.create_engine("duckdb:///{tmp_path / 'w.duckdb'}")
+        with engine.connect() as con:
+            print(con.exec_driver_sql("SELECT 1 AS a, 'x' AS b, DATE '2026-03-01' AS c, [1] AS d").fetchall())
+        engine.dispose()
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "(1, 'x'" in run.stdout
+    assert "nanobind" not in run.stderr, run.stderr[:500]

@@ -247,7 +247,8 @@ def seeded(pg_url):
 
 
 INS_AUDIT = "INSERT INTO audit.audit_log (event_id, occurred_at, event, actor, details) VALUES ('ev-2', now(), 'e', 'a', '{}')"
-INS_LEDGER = ("INSERT INTO raw._vigil_loads VALUES ('hr', 'employees', DATE '2026-03-03', 'f', 's', 1, false, 'r', now())")
+INS_LEDGER = ("INSERT INTO raw._vigil_loads (feed, table_name, feed_date, source_file, source_sha256, row_count, "
+              "stale, run_id, loaded_at) VALUES ('hr', 'employees', DATE '2026-03-03', 'f', 's', 1, false, 'r', now())")
 CASES: list[tuple[str, str, bool]] = [
     # loader: replaces raw partitions, nothing else
     (L, "SELECT count(*) FROM raw.hr__employees", True),

@@ -642,6 +642,18 @@ def test_example_config_loads():
     assert conf.channels_for("AD")[0].name == "ad_scim" and conf.channels_for("Unknown")[0].name == "servicenow"
 
 
+def test_demo_config_drops_every_systems_tickets_as_files(url, tmp_path):
+    """`make demo` delivers: config/delivery.demo.yml routes any system to a file drop under --out."""
+    cfg = __import__("pathlib").Path(__file__).parent.parent / "config" / "delivery.demo.yml"
+    assert "config/delivery.demo.yml" in (cfg.parent.parent / "scripts" / "demo.sh").read_text()
+    build_night(url, D, [Leaver("E1", "AD", "a1"), Leaver("E2", "Payments", "p2")])
+    created = create_tickets(url, D, "run-1", out=tmp_path / "out", config_path=cfg, now=NOW)
+    assert created["created"] == created["outbox"] == 2 and created["unrouted"] == []
+    result = deliver_tickets(url, cfg, out=tmp_path / "out", run_id="d", now=NOW)
+    assert result["delivered"] == 2 and result["dead_lettered"] == []
+    assert {p.parent.parent.name for p in (tmp_path / "out" / "filedrop").rglob("*.jsonl")} == {"AD", "Payments"}
+
+
 def test_plan_matches_what_gets_created_for_a_multi_channel_system(url, tmp_path, scim, hook):
     uid = scim.add_user("a1")
     build_night(url, D, [Leaver("E1", "AD", "a1")])

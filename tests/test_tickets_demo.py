@@ -19,6 +19,7 @@ import pytest
 
 from conftest import REPO, raw_pii_values
 from ticket_fixtures import WEBHOOK_SECRET, ScimServer, WebhookConsumer, query, write_config
+from vigil.pipeline import undelivered_warnings
 from vigil.tickets import close_tickets, create_tickets, deliver_tickets, plan_tickets
 from vigil.warehouse import Warehouse
 
@@ -91,6 +92,7 @@ def test_demo_night_tickets_end_to_end(demo, monkeypatch):
 
         created = create_tickets(url, L, run_id, out=out, config_path=cfg)
         assert created["created"] == len(plan) > 0 and created["refused"] == [] and created["unrouted"] == []
+        assert created["unrouted_systems"] == {} and undelivered_warnings(created) == []  # every system routed
         result = deliver_tickets(url, cfg, out=out, run_id="deliver__demo")
         assert result["dead_lettered"] == [] and result["delivered"] == created["outbox"]
 

@@ -189,6 +189,12 @@ def test_without_a_delivery_config_tickets_are_created_unrouted(url, tmp_path, m
     result = create_tickets(url, D, "run-1", out=tmp_path / "out", now=NOW)
     assert result["created"] == 1 and result["outbox"] == 0 and len(result["unrouted"]) == 1
     assert query(url, "SELECT count(*) AS n FROM tickets.outbox")[0]["n"] == 0
+    from vigil.pipeline import undelivered_warnings
+
+    system = next(iter(result["unrouted_systems"]))
+    assert undelivered_warnings(result) == [  # the run output says so plainly
+        f"tickets created but not delivered: no channel for system {system} (1 ticket; no delivery "
+        "configuration: --delivery-config or VIGIL_DELIVERY_CONFIG)"]
 
 
 def test_a_system_without_a_channel_is_unrouted_when_there_is_no_default(url, tmp_path):
@@ -197,6 +203,11 @@ def test_a_system_without_a_channel_is_unrouted_when_there_is_no_default(url, tm
     result = create_tickets(url, D, "run-1", out=tmp_path / "out", config_path=cfg, now=NOW)
     routed = {r["system"] for r in query(url, "SELECT system FROM tickets.outbox")}
     assert routed == {"AD"} and len(result["unrouted"]) == 2  # Email and Payments
+    from vigil.pipeline import undelivered_warnings
+
+    assert undelivered_warnings(result) == [
+        "tickets created but not delivered: no channel for system Email (1 ticket)",
+        "tickets created but not delivered: no channel for system Payments (1 ticket)"]
 
 
 # --------------------------------------------------------------------------- the next nights

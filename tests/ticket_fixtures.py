@@ -118,7 +118,8 @@ def build_night(url: str, run_date: dt.date, leavers: list[Leaver], notices: lis
         con.execute("DELETE FROM raw._vigil_loads WHERE feed_date = %s", (run_date,))
         for feed, table in (("hr", "employees"), ("iam", "accounts"), ("iam", "entitlements"), ("crm", "clients")):
             sha = hashlib.sha256(f"{feed}/{table}/{run_date}".encode()).hexdigest()
-            con.execute("INSERT INTO raw._vigil_loads VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            con.execute("INSERT INTO raw._vigil_loads (feed, table_name, feed_date, source_file, source_sha256, row_count, "
+                        "stale, run_id, loaded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                         (feed, table, run_date, f"{feed}/{run_date}/{table}.csv", sha, 10, False, "load-run",
                          dt.datetime.combine(run_date, dt.time(1), tzinfo=UTC)))
         if accounts is None:

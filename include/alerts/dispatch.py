@@ -146,6 +146,9 @@ def dispatch_alerts(warehouse_url: str, alerts: list, *, run_date, run_id: str, 
         _send_owed(wh, cfg, run_date, run_id, counts)
     elif any(r[7] == "routed" for r in rows):  # pragma: no cover - routed implies a config
         counts.warnings.append("alerts routed but no configuration to send them")
+    elif rows:  # said plainly in the run output: written to alerts.jsonl, sent to nobody
+        counts.warnings.append(f"{len(rows)} alert{'s' if len(rows) != 1 else ''} written but not sent: "
+                               "no alerting configuration (--alerting-config or VIGIL_ALERTING_CONFIG)")
 
     with wh.connection() as con:
         night = ledger.night_rows(wh, con, run_date)

@@ -17,6 +17,7 @@ Everything else — metrics, SQL generation, results — is stock GX.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import types
 from typing import Literal, Type
@@ -25,6 +26,40 @@ import sqlalchemy as sa
 from great_expectations.compatibility.typing_extensions import override
 from great_expectations.datasource.fluent import SQLDatasource
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+
+
+def _release_duckdb_at_exit() -> None:
+    """Free DuckDB's Python objects before the interpreter tears down.
+
+    With Great Expectations and duckdb-engine in one process, duckdb's modules outlive Python's
+    module teardown, and its bindings then print pages of "nanobind: leaked N instances/types/
+    functions" at exit (Airflow's `dags test`, pytest, any process that ran a DuckDB gate). Emptying
+    SQLAlchemy's per-dialect type memos, closing dbt-duckdb's connections and emptying duckdb's own
+    modules (the type constants, functions and connection class they hold) lets every object be
+    freed while the interpreter still runs.
+    Registered once, when the first gate imports this module; by then nothing uses DuckDB again."""
+    import gc
+    import sys
+
+    # SQLAlchemy memoises result processors per DBAPI type code, and duckdb-engine's type codes are
+    # DuckDB type objects: empty those memos of every DuckDB dialect (GX's engines keep theirs).
+    # (type(), not isinstance(): a lazy proxy, such as Airflow's, would import on __class__)
+    for obj in gc.get_objects():
+        if sa.engine.Dialect in type(obj).__mro__ and type(obj).name == "duckdb":
+            with contextlib.suppress(Exception):
+                obj._type_memos.clear()
+    dbt_duckdb = sys.modules.get("dbt.adapters.duckdb.connections")
+    if dbt_duckdb is not None:
+        with contextlib.suppress(Exception):
+            dbt_duckdb.DuckDBConnectionManager.close_all_connections()
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("duckdb", "_duckdb", "duckdb_engine"):
+            with contextlib.suppress(Exception):
+                vars(sys.modules[name]).clear()
+    gc.collect()
+
+
+atexit.register(_release_duckdb_at_exit)
 
 
 def _duckdb_type_module() -> types.ModuleType:

@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 import math
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -134,7 +135,13 @@ class QualityGate:
                 "show_how_to_buttons": False,
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                                   "base_directory": str(self.data_docs_dir.resolve())},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                # Offline: every page loads its CSS/JS/fonts from <data_docs>/static/, never a CDN.
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                                       "view": {"module_name": __name__, "class_name": "OfflineIndexPageView"}},
+                "site_section_builders": {
+                    section: {"view": {"module_name": __name__, "class_name": "OfflinePageView"}}
+                    for section in ("expectations", "validations", "profiling")
+                },
             }
         }
         return gx.get_context(mode="ephemeral", project_config=config)
@@ -335,6 +342,7 @@ class QualityGate:
 
         resources = [ExpectationSuiteIdentifier(name=n) for n in suite_names] + list(validation_ids)
         self.context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=resources or None)
+        copy_offline_assets(self.data_docs_dir)
         return self.data_docs_dir / "index.html"
 
 
@@ -513,3 +521,117 @@ def run_suites(
         gate = _GATES[key] = QualityGate(out, suites_dir=suites_dir)
     return gate.run(warehouse_url, layer, tables, run_date=run_date, run_id=run_id, previous_counts=previous_counts,
                     schema=schema, persist=persist, build_docs=build_docs, memory_limit=memory_limit, threads=threads)
+
+
+# ------------------------------------------------------------------------------ offline Data Docs
+# GX's page templates load jQuery, Bootstrap, bootstrap-table, Font Awesome and Vega from CDNs, and
+# the index's validation table is drawn by that JavaScript: on a workstation without internet access
+# the page stays empty. The views below render GX's own templates with every CDN address replaced by
+# a copy shipped in vigil/quality/static/vendor/ (licenses beside them), which copy_offline_assets
+# puts in <data_docs>/static/vendor/. Page depth decides the relative path, as GX's own
+# top_navbar.j2 computes it for static/images/.
+VENDOR_DIR = Path(__file__).parent / "static" / "vendor"
+
+#: GX template text -> its replacement (Jinja; vigil_static() is the page's relative static/ dir).
+OFFLINE_REPLACEMENTS: dict[str, str] = {
+    **{url: "{{ vigil_static() }}vendor/" + file for url, file in {
+        "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table.min.css",
+        "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table.min.js",
+        "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
+            "bootstrap-table-filter-control.min.css",
+        "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
+            "bootstrap-table-filter-control.min.css",
+        "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
+            "bootstrap-table-filter-control.min.js",
+        "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap.min.css",
+        "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap.min.js",
+        "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
+            "bootstrap-datepicker.min.css",
+        "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
+            "bootstrap-datepicker.min.js",
+        "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
+            "bootstrap-prefers-dark.css",
+        "https://cdn.jsdelivr.net/npm/vega@5": "vega.min.js",
+        "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega-lite.min.js",
+        "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed.min.js",
+        "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "fontawesome/css/all.min.css",
+        "https://code.jquery.com/jquery-3.7.1.min.js": "jquery.min.js",
+        "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper.min.js",
+    }.items()},
+    # GX's favicon.j2 climbs one level too few from a validation page
+    '((expectation_suite_name_dot_count + 3) * "../") + "static/images/"': 'vigil_static() + "images/"',
+    # the navbar logo and the dark-mode logo: GX's own images, already in static/images/
+    '"https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"': 'vigil_static() + "images/"',
+    "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/full_logo_dark.png":
+        "{{ vigil_static() }}images/logo-long.png",
+}
+#: Subresource-integrity + CORS attributes: a file:// page cannot fetch a crossorigin script.
+_SRI = re.compile(r'\s+integrity="[^"]*"\s+crossorigin="anonymous"')
+
+
+def _offline_source(source: str) -> str:
+    for old, new in OFFLINE_REPLACEMENTS.items():
+        source = source.replace(old, new)
+    return _SRI.sub("", source)
+
+
+def _vigil_static(context) -> str:
+    """The relative path from the page being rendered to <data_docs>/static/."""
+    renderer = context.get("renderer_type") or ""
+    dots = (context.get("expectation_suite_name") or "").count(".")
+    if "ValidationResults" in renderer or "ProfilingResults" in renderer:
+        return "../" * (dots + 4) + "static/"
+    if "ExpectationSuite" in renderer:
+        return "../" * (dots + 1) + "static/"
+    return "./static/"
+
+
+def _make_offline(view) -> None:
+    from jinja2 import BaseLoader, pass_context
+
+    inner = view.env.loader
+
+    class OfflineLoader(BaseLoader):
+        def get_source(self, environment, template):
+            source, filename, uptodate = inner.get_source(environment, template)
+            return _offline_source(source), filename, uptodate
+
+    view.env.loader = OfflineLoader()
+    view.env.globals["vigil_static"] = pass_context(_vigil_static)
+
+
+def _offline_views():
+    from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
+
+    class OfflinePageView(DefaultJinjaPageView):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            _make_offline(self)
+
+    class OfflineIndexPageView(DefaultJinjaIndexPageView):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            _make_offline(self)
+
+    return OfflinePageView, OfflineIndexPageView
+
+
+def __getattr__(name: str):
+    # GX is imported lazily (it takes seconds): the views exist once GX asks for them by name.
+    if name in ("OfflinePageView", "OfflineIndexPageView"):
+        page, index = _offline_views()
+        globals().update(OfflinePageView=page, OfflineIndexPageView=index)
+        return globals()[name]
+    raise AttributeError(name)
+
+
+def copy_offline_assets(data_docs_dir: Path) -> None:
+    """Put the vendored CSS/JS/fonts in <data_docs>/static/vendor/ (files already there are kept)."""
+    import shutil
+
+    for src in VENDOR_DIR.rglob("*"):
+        if src.is_file():
+            dst = data_docs_dir / "static" / "vendor" / src.relative_to(VENDOR_DIR)
+            if not dst.exists() or dst.stat().st_size != src.stat().st_size:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)

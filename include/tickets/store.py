@@ -325,7 +325,8 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
 
     Returns ``{"created", "outbox", "unchanged", "revised": [{ticket_id, revision, from, to,
     channels}], "refused": [{ticket_id, existing_ticket_id, reason}], "unrouted": [ticket_id],
-    "overdue": [...], "files": {...}}``; `refused`, `unrouted` and `overdue` are for alerts.
+    "unrouted_systems": {system: count}, "delivery_configured", "overdue": [...], "files": {...}}``;
+    `refused`, `unrouted` and `overdue` are for alerts.
     An issued ticket (not closed or dead-lettered) whose priority tonight differs from its latest
     revision gets revision n + 1 (same ticket_id, the new priority, tonight's run and evidence) and
     one new outbox row per channel: re-delivered as an update. `overdue`: see
@@ -344,6 +345,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
         new, unchanged, refused = _classify(cands, existing)
 
         ticket_rows, outbox_rows, events, unrouted = [], [], [], []
+        unrouted_systems: dict[str, int] = {}
         for c in new:
             doc = dict(c.document, created_at=model.iso_utc(now))
             payload = model.canonical_json(doc)
@@ -359,6 +361,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
             channels = config.channels_for(doc["system"]) if config else []
             if not channels:
                 unrouted.append(doc["ticket_id"])
+                unrouted_systems[doc["system"]] = unrouted_systems.get(doc["system"], 0) + 1
             for ch in channels:
                 obx = outbox_id_for(doc["ticket_id"], ch.name)
                 outbox_rows.append((
@@ -422,6 +425,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
         "run_date": run_date.isoformat(), "created": len(ticket_rows), "outbox": len(outbox_rows),
         "unchanged": len(unchanged), "revised": revised, "refused": refused_out, "unrouted": unrouted,
         "overdue": overdue, "files": files,
+        "unrouted_systems": dict(sorted(unrouted_systems.items())), "delivery_configured": config is not None,
     }
     log.info("tickets: %s created, %s revised, %s outbox rows, %s unchanged, %s refused, %s unrouted, %s overdue",
              result["created"], len(revised), result["outbox"], result["unchanged"], len(refused_out), len(unrouted),
