@@ -1,7 +1,10 @@
 """The review pack as a PDF (ReportLab platypus, charts drawn with reportlab.graphics).
 
 Text is set in WenQuanYi Micro Hei (a TrueType collection covering Latin, Chinese, Japanese and
-Korean; ``subfontIndex=0``), embedded as a subset, so CJK text in the data renders and extracts.
+Korean; ``subfontIndex=0``), embedded as a subset, so CJK text in the data renders and extracts;
+without a CJK font (resolve_font) the pack is set in a Latin-only font and says so, never fails.
+Charts: value ticks from axis_ticks (distinct labels, whole numbers for counts), lines broken at
+months without data (segments). The PDF's creation date is the pack's ``generated_at``.
 Tables show at most ``PDF_ROW_LIMIT`` rows per list (the access certification up to
 ``PDF_CERTIFICATION_ROW_LIMIT``); the XLSX always has every row, and the PDF says so when it cuts.
 """
@@ -483,7 +486,7 @@ def trend_chart(title: str, labels: list[str], values: list, target, unit: str |
     series += runs
     chart.data = series if series else [[0.0] * len(values)]
     span = present + ([float(target)] if target is not None else [])
-    ticks, label = axis_ticks(min(span, default=0.0), max(span, default=1.0), unit, max_ticks=5)
+    ticks, label = axis_ticks(min(span, default=0.0), max(span, default=1.0), unit, max_ticks=6)
     chart.valueAxis.valueMin, chart.valueAxis.valueMax = ticks[0], ticks[-1]
     chart.valueAxis.valueSteps = ticks
     chart.valueAxis.labelTextFormat = label
