@@ -137,7 +137,7 @@ def test_pdf_has_its_charts(pack, pages):
     trends = page_index(pages, "Month-by-month trends")
     kinds = [o.type for o in doc[trends].get_objects()]
     paths = kinds.count(pdfium_c.FPDF_PAGEOBJ_PATH)
-    assert paths > 300, paths  # 12+ small multiples of axes, grid lines, markers, lines
+    assert paths > 200, paths  # 9 small multiples a page: axes, ticks, grid lines, markers, line segments
     for kpi in ("revocation_timeliness", "complaint_resolution_rate", "asset_return"):
         assert KPI_TITLES[kpi] in pages[trends] + pages[trends + 1]
     assert "Mar" in pages[trends] and "Jan" in pages[trends]  # month axis labels

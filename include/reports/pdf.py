@@ -592,6 +592,7 @@ def _kpi_section(st: _Styles, data: ReviewData, avail: float) -> list:
     q = data.quarter
     scorecard = data.tables["KPIs"].rows
     trend = data.tables["KPI trend"].rows
+    definitions = data.tables["KPI definitions"]
     by_kpi: dict[str, dict[str, tuple]] = defaultdict(dict)
     for kpi, period, value, target, status in scorecard:
         by_kpi[kpi][period] = (value, target, status)
@@ -628,7 +629,10 @@ def _kpi_section(st: _Styles, data: ReviewData, avail: float) -> list:
                      "previous period that was zero or empty). Month cells are tinted by their own status.",
                      st.note),
            Paragraph("KPI definitions", st.h2),
-           *_section_table(st, data.tables["KPI definitions"], avail, limit=None, font_size=6.4, wrap=True),
+           Paragraph(escape(definitions.note), st.note),
+           # the title names the KPI here; its id (column kpi) is in the sheet
+           *data_table(st, definitions.columns[1:], [row[1:] for row in definitions.rows], avail, limit=None,
+                       font_size=6.4, wrap=True),
            CondPageBreak(300), Paragraph("Month-by-month trends", st.h2),
            Paragraph(escape(f"The last 12 months to {q.end:%B %Y} as reported on {data.as_of}; the quarter's "
                             f"months are shaded, the dashed line is the monthly target."), st.note)]
