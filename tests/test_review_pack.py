@@ -150,7 +150,7 @@ def test_pdf_has_its_charts(pack, pages):
     # the value lines are drawn in the series colour
     image = doc[trends].render(scale=1).to_pil().convert("RGB")
     series = tuple(int(SERIES[i:i + 2], 16) for i in (1, 3, 5))
-    assert sum(1 for px in image.getdata() if px == series) > 500
+    assert sum(1 for px in image.getdata() if px == series) > 200  # markers, and lines between consecutive months
 
 
 def test_a_rendered_page_looks_right(pack, pages, tmp_path):
