@@ -152,6 +152,8 @@ class ReviewData:
     policy_version: str | None = None
     opening_tier_date: dt.date | None = None
     history_start: dt.date | None = None
+    #: why this pack is marked TEST DATA (built from Vigil's generated demo feeds); None: real data
+    test_data: str | None = None
 
     def add(self, table: Table) -> Table:
         if table.name in self.tables:
@@ -189,6 +191,46 @@ def dbt_vars() -> dict:
     if not path.exists():
         return {}
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("vars") or {}
+
+
+def kpi_definitions() -> dict[str, dict[str, dict]]:
+    """kpi -> period_type -> the row of the seed kpi_targets (target, direction, amber_band, unit,
+    formula, numerator, denominator): the one source of the KPI definitions the pack prints."""
+    import csv
+
+    from vigil.dbt_runner import DBT_PROJECT_DIR
+
+    path = Path(DBT_PROJECT_DIR) / "seeds" / "risk" / "kpi_targets.csv"
+    if not path.exists():
+        return {}
+    out: dict[str, dict[str, dict]] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            out.setdefault(row["kpi"], {})[row["period_type"]] = row
+    return out
+
+
+TEST_DATA_LABEL = "TEST DATA (Vigil demo feeds)"
+
+#: Left by ``vigil demo-data`` beside the feeds it generates (docs/demo-data.md).
+DEMO_MARKER = Path("_demo") / "planted.json"
+DEMO_KEY_NAME = "demo-pseudonymisation.key"
+
+
+def test_data_evidence(*, out: Path | None = None, landing: str | os.PathLike | None = None,
+                       env: dict[str, str] | None = None) -> str | None:
+    """Why the pack's data is test data (Vigil's generated demo feeds, with their planted
+    canaries), or None. Evidence: the landing the nights read holds the demo generator's
+    ``_demo/planted.json``; the output folder holds the key demo mode generates; VIGIL_MODE=demo."""
+    env = os.environ if env is None else env
+    landing = landing if landing is not None else env.get("VIGIL_LANDING")
+    if landing and (Path(landing) / DEMO_MARKER).is_file():
+        return f"the nights loaded Vigil's generated demo feeds ({Path(landing) / DEMO_MARKER})"
+    if out is not None and (Path(out) / DEMO_KEY_NAME).is_file():
+        return f"the warehouse was built in demo mode ({Path(out) / DEMO_KEY_NAME})"
+    if env.get("VIGIL_MODE", "").strip().lower() == "demo":
+        return "VIGIL_MODE=demo"
+    return None
 
 
 class _Reader:
@@ -240,7 +282,8 @@ def _sort_key(*values):
 
 
 def gather(warehouse_url: str, quarter: Quarter, *, run_id: str, viewer_role: str | None = None,
-           generated_at: dt.datetime | None = None, env: dict[str, str] | None = None) -> ReviewData:
+           generated_at: dt.datetime | None = None, env: dict[str, str] | None = None,
+           test_data: str | None = None) -> ReviewData:
     """Read everything the pack shows for `quarter` (see the module docstring)."""
     wh = Warehouse.open(warehouse_url)
     identified = bool(viewer_role) and viewer_role in identified_roles(env)
@@ -263,7 +306,7 @@ def gather(warehouse_url: str, quarter: Quarter, *, run_id: str, viewer_role: st
             quarter=quarter, as_of=as_of, complete=as_of >= quarter.end,
             engine="postgresql" if type(wh).__name__.startswith("Postgres") else "duckdb",
             run_id=run_id, generated_at=generated_at or dt.datetime.now(dt.timezone.utc),
-            viewer_role=viewer_role, identified=identified,
+            viewer_role=viewer_role, identified=identified, test_data=test_data,
         )
         variables = dbt_vars()
         data.policy_version = str(variables.get("policy_version", "")) or None
@@ -345,6 +388,17 @@ def _runs(r: _Reader, data: ReviewData) -> None:
                         "run that published the night; gate results are that night's last run."))
 
 
+#: Status of a change KPI (unit ``change``: relative to the previous period) whose previous period
+#: is zero or has no value: no baseline to compare with, so no value and no RAG colour.
+NO_BASELINE = "no_baseline"
+NO_BASELINE_TEXT = "n/a (no baseline)"
+
+
+def no_baseline(unit: str | None, denominator) -> bool:
+    """A change KPI (numerator = this period - previous, denominator = previous) without a baseline."""
+    return unit == "change" and (denominator is None or float(denominator) == 0)
+
+
 def _kpis(r: _Reader, data: ReviewData) -> None:
     q = data.quarter
     slice_date = _d(r.scalar("SELECT max(as_of_date) FROM marts.fct_kpi_scorecard_history WHERE as_of_date <= %s "
@@ -360,7 +414,12 @@ def _kpis(r: _Reader, data: ReviewData) -> None:
     elif r.has("staging.kpi_targets"):
         for m in r.dicts("SELECT kpi, period_type, unit, direction, amber_band FROM staging.kpi_targets"):
             meta.setdefault(m["kpi"], {})[m["period_type"]] = m
-    data.kpi_meta = {k: (v.get("quarter") or v.get("month") or {}) for k, v in meta.items()}
+    definitions = kpi_definitions()
+    for kpi, per_type in definitions.items():  # the seed file: units of KPIs not reported yet, and the definitions
+        for ptype, d in per_type.items():
+            meta.setdefault(kpi, {}).setdefault(ptype, {"kpi": kpi, "period_type": ptype, "unit": d.get("unit"),
+                                                        "direction": d.get("direction")})
+    data.kpi_meta = {k: dict(v.get("quarter") or v.get("month") or {}) for k, v in meta.items()}
 
     def order(kpi: str):
         return (KPI_ORDER.index(kpi) if kpi in KPI_ORDER else len(KPI_ORDER), kpi)
@@ -369,22 +428,64 @@ def _kpis(r: _Reader, data: ReviewData) -> None:
     scorecard, trend = [], []
     for row in sorted(rows, key=lambda x: (order(x["kpi"]), x["period_type"] != "quarter", _d(x["period_start"]))):
         start = _d(row["period_start"])
+        unit = (meta.get(row["kpi"], {}).get(row["period_type"]) or {}).get("unit")
+        value, status = _num(row["value"]), row["status"]
+        if no_baseline(unit, row["denominator"]):
+            value, status = None, NO_BASELINE
         in_quarter = (row["period_type"] == "quarter" and start == q.start) or \
                      (row["period_type"] == "month" and start in months)
         if in_quarter:
-            scorecard.append((row["kpi"], row["period_label"], _num(row["value"]), _num(row["target"]), row["status"]))
+            scorecard.append((row["kpi"], row["period_label"], value, _num(row["target"]), status))
         if start <= q.end:
-            unit = (meta.get(row["kpi"], {}).get(row["period_type"]) or {}).get("unit")
-            trend.append((row["kpi"], row["period_type"], row["period_label"], _num(row["value"]), _num(row["target"]),
-                          row["status"], _num(row["numerator"]), _num(row["denominator"]), unit,
+            trend.append((row["kpi"], row["period_type"], row["period_label"], value, _num(row["target"]),
+                          status, _num(row["numerator"]), _num(row["denominator"]), unit,
                           bool(row["is_complete"])))
     data.add(Table("KPIs", "KPI scorecard", ["kpi", "period", "value", "target", "status"], scorecard,
                    note=f"As reported on {slice_date} (marts.fct_kpi_scorecard_history). Status: green at or "
                         f"better than target, amber within the band, red beyond it; no_target: informational; "
-                        f"no_data: nothing to measure."))
+                        f"no_data: nothing to measure; {NO_BASELINE}: a change against a previous period that "
+                        f"was zero or empty, shown as {NO_BASELINE_TEXT}."))
     data.add(Table("KPI trend", "KPI history: every month and quarter reported on the as-of night",
                    ["kpi", "period_type", "period", "value", "target", "status", "numerator", "denominator", "unit",
                     "is_complete"], trend))
+    reported = {row[0] for row in scorecard}
+    kpis = sorted(set(definitions) | reported, key=order)
+    defs = []
+    for kpi in kpis:
+        per_type = definitions.get(kpi, {})
+        any_row = per_type.get("quarter") or per_type.get("month") or {}
+        direction = any_row.get("direction") or (data.kpi_meta.get(kpi) or {}).get("direction")
+        defs.append((
+            kpi, KPI_TITLES.get(kpi, kpi), " and ".join(p for p in ("month", "quarter") if p in per_type) or None,
+            any_row.get("formula") or None, any_row.get("numerator") or None, any_row.get("denominator") or None,
+            {"higher": "higher is better", "lower": "lower is better"}.get(direction, direction),
+            any_row.get("unit") or (data.kpi_meta.get(kpi) or {}).get("unit"),
+            _target_text(per_type.get("month")), _target_text(per_type.get("quarter")),
+        ))
+    data.add(Table("KPI definitions", "KPI definitions (seed kpi_targets)",
+                   ["kpi", "title", "periods", "formula", "numerator", "denominator", "better", "unit",
+                    "month_target", "quarter_target"], defs,
+                   note="Each KPI is computed per calendar month and quarter from events dated in the period, up "
+                        "to its cutoff (the period's end, or the as-of night for the current one). Source: "
+                        "dbt_project/seeds/risk/kpi_targets.csv (docs/models.md, KPI scorecard)."))
+
+
+def _target_text(row: dict | None) -> str | None:
+    """'>= 99% (amber band 1%)' from a kpi_targets row; 'informational' without a target."""
+    if not row:
+        return None
+    if not (row.get("target") or "").strip():
+        return "informational"
+
+    def show(text: str, sign: bool = False) -> str:
+        v = float(text)
+        if row.get("unit") in ("share", "change"):
+            return f"{v * 100:+g}%" if sign else f"{v * 100:g}%"
+        return f"{v:g}"
+
+    op = ">=" if row.get("direction") == "higher" else "<="
+    band = (row.get("amber_band") or "").strip()
+    return f"{op} {show(row['target'], row.get('unit') == 'change')}" + (f" (amber band {show(band)})" if band else "")
 
 
 def _with_user(rows: list[tuple], usernames: dict, system_i: int, account_i: int) -> list[tuple]:
@@ -679,7 +780,9 @@ def _cover_facts(data: ReviewData) -> None:
     missing = sorted(expected - {r[0] for r in published})
     breaker_nights = sum(1 for r in runs if "approval" in r[2] or "held" in r[2])
     failed_gates = sum(1 for r in runs if r[7])
-    facts = [
+    facts = [("Data", f"{TEST_DATA_LABEL}: {data.test_data}. Planted test values (formula-injection strings, CJK "
+                       f"text, awkward names) appear in it; not for a committee.")] if data.test_data else []
+    facts += [
         ("Quarter", q.label),
         ("Period", f"{q.start} to {q.end}"),
         ("As of", f"{a} (the quarter's last published night)" + ("" if data.complete else

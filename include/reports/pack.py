@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
 import time
 from pathlib import Path
 
-from vigil.reports.data import gather
+from vigil.reports.data import gather, test_data_evidence
 from vigil.reports.quarter import Quarter
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ def pack_dir(out: Path, quarter: Quarter, *, identified_role: str | None = None)
 
 
 def build_review_pack(warehouse_url: str, quarter: str, *, out: Path, run_id: str,
-                      viewer_role: str | None = None) -> dict:
+                      viewer_role: str | None = None, landing: str | os.PathLike | None = None,
+                      generated_at: dt.datetime | None = None) -> dict:
     """Build the quarterly review pack for `quarter` ('2026Q3') from the warehouse.
 
     Writes <out>/reviews/<quarter>/review_pack.pdf and review_pack.xlsx (a viewer role listed in
@@ -32,13 +34,19 @@ def build_review_pack(warehouse_url: str, quarter: str, *, out: Path, run_id: st
     their paths with the as-of night and the row count of every table.
     Raises ValueError for a malformed quarter and vigil.reports.ReviewDataError when the
     warehouse has no published night in the quarter.
+
+    A pack built from Vigil's generated demo feeds (``landing``, default VIGIL_LANDING, holds
+    ``_demo/planted.json``; or `out` holds the demo-mode key; or VIGIL_MODE=demo) is marked TEST DATA
+    on its cover, every page and its About sheet. ``generated_at`` (default: now) is the time the
+    pack states it was built, and the PDF's and the workbook's creation date.
     """
     from vigil.reports.pdf import write_pdf
     from vigil.reports.xlsx import write_xlsx
 
     q = Quarter.parse(quarter)
     started = time.perf_counter()
-    data = gather(warehouse_url, q, run_id=run_id, viewer_role=viewer_role)
+    data = gather(warehouse_url, q, run_id=run_id, viewer_role=viewer_role, generated_at=generated_at,
+                  test_data=test_data_evidence(out=Path(out), landing=landing))
     gathered = time.perf_counter()
     folder = pack_dir(Path(out), q, identified_role=viewer_role if data.identified else None)
     folder.mkdir(parents=True, exist_ok=True)
@@ -58,6 +66,7 @@ def build_review_pack(warehouse_url: str, quarter: str, *, out: Path, run_id: st
         "as_of_date": data.as_of.isoformat(),
         "complete": data.complete,
         "identified": data.identified,
+        "test_data": data.test_data,
         "pdf": str(pdf),
         "xlsx": str(xlsx),
         "pages": pages,

@@ -1,7 +1,10 @@
 """The review pack as a PDF (ReportLab platypus, charts drawn with reportlab.graphics).
 
 Text is set in WenQuanYi Micro Hei (a TrueType collection covering Latin, Chinese, Japanese and
-Korean; ``subfontIndex=0``), embedded as a subset, so CJK text in the data renders and extracts.
+Korean; ``subfontIndex=0``), embedded as a subset, so CJK text in the data renders and extracts;
+without a CJK font (resolve_font) the pack is set in a Latin-only font and says so, never fails.
+Charts: value ticks from axis_ticks (distinct labels, whole numbers for counts), lines broken at
+months without data (segments). The PDF's creation date is the pack's ``generated_at``.
 Tables show at most ``PDF_ROW_LIMIT`` rows per list (the access certification up to
 ``PDF_CERTIFICATION_ROW_LIMIT``); the XLSX always has every row, and the PDF says so when it cuts.
 """
@@ -9,22 +12,43 @@ Tables show at most ``PDF_ROW_LIMIT`` rows per list (the access certification up
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from vigil.reports.data import (
-    EXCEPTION_KINDS, EXCEPTION_TITLES, KPI_ORDER, KPI_TITLES, PDF_CERTIFICATION_ROW_LIMIT, PDF_ROW_LIMIT,
-    ReviewData, Table,
+    EXCEPTION_KINDS, EXCEPTION_TITLES, KPI_ORDER, KPI_TITLES, NO_BASELINE, NO_BASELINE_TEXT,
+    PDF_CERTIFICATION_ROW_LIMIT, PDF_ROW_LIMIT, TEST_DATA_LABEL, ReviewData, Table,
 )
 
 CJK_FONT_ENV = "VIGIL_CJK_FONT"
 DEFAULT_CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-FONT = "VigilCJK"
+#: TrueType fonts covering Chinese, Japanese and Korean, tried in order after VIGIL_CJK_FONT
+#: (ReportLab embeds TrueType outlines only: an OpenType/CFF font such as Noto Sans CJK does not fit).
+CJK_FONT_CANDIDATES = (
+    DEFAULT_CJK_FONT,  # fonts-wqy-microhei: scripts/bootstrap.sh (make install) installs it
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+)
+#: Latin-only fonts for when no CJK font is installed: the system's DejaVu Sans, else the Bitstream
+#: Vera that ReportLab itself ships (always there).
+FALLBACK_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "<reportlab>/fonts/Vera.ttf")
+CJK_FONT = "VigilCJK"
+FALLBACK_FONT = "VigilFallback"
+FONT = CJK_FONT  # the font of the document being written (write_pdf sets it)
+_font: "PackFont"  # ditto, with its path and whether it covers CJK
+CJK_SAMPLE = "手机银行"  # what a CJK font must cover (the demo's CJK canary)
 
-RAG = {"green": "#2E7D32", "amber": "#F9A825", "red": "#C62828", "no_target": "#90A4AE", "no_data": "#CFD8DC"}
-RAG_LIGHT = {"green": "#C8E6C9", "amber": "#FFF3C4", "red": "#FFCDD2", "no_target": "#ECEFF1", "no_data": "#F5F5F5"}
+log = logging.getLogger(__name__)
+RAG = {"green": "#2E7D32", "amber": "#F9A825", "red": "#C62828", "no_target": "#90A4AE", "no_data": "#CFD8DC",
+       NO_BASELINE: "#CFD8DC"}
+RAG_LIGHT = {"green": "#C8E6C9", "amber": "#FFF3C4", "red": "#FFCDD2", "no_target": "#ECEFF1", "no_data": "#F5F5F5",
+             NO_BASELINE: "#F5F5F5"}
+TEST_DATA_COLOR = "#B71C1C"
 SERIES = "#1F5FA8"  # the value line of every trend chart
 SERIES_2 = "#8FB3DE"
 INK = "#1B2A3A"
@@ -52,25 +76,70 @@ SECTIONS = (
 )
 
 
-class CJKFontMissing(FileNotFoundError):
-    pass
+@dataclass(frozen=True)
+class PackFont:
+    name: str  # the ReportLab font name
+    path: str
+    cjk: bool  # False: a Latin-only fallback, CJK text shows as empty boxes
+    warning: str | None = None
+
+
+_registered: dict[tuple[str, str], PackFont] = {}
+
+
+def _try_register(name: str, path: str, *, cjk: bool, warning: str | None = None) -> tuple[PackFont | None, str]:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    key = (name, path)
+    if key in _registered:
+        return _registered[key], ""
+    if not Path(path).is_file():
+        return None, f"{path} is missing"
+    alias = f"{name}-{len(_registered)}"
+    try:
+        font = TTFont(alias, path, subfontIndex=0)
+        if cjk and not all(font.face.charToGlyph.get(ord(c)) for c in CJK_SAMPLE):
+            return None, f"{path} does not cover Chinese/Japanese/Korean"
+        pdfmetrics.registerFont(font)
+    except (TTFError, OSError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        return None, f"{path} is not a usable TrueType font ({str(exc).splitlines()[0][:120]})"
+    pdfmetrics.registerFontFamily(alias, normal=alias, bold=alias, italic=alias, boldItalic=alias)
+    pf = PackFont(alias, path, cjk, warning)
+    _registered[key] = pf
+    return pf, ""
+
+
+def resolve_font(candidates: tuple[str, ...] | list[str] | None = None,
+                 env: dict[str, str] | None = None) -> PackFont:
+    """The pack's font: VIGIL_CJK_FONT, else the first installed CJK TrueType font of
+    CJK_FONT_CANDIDATES; without one a Latin-only fallback and a warning (logged, and printed on the
+    pack's cover), never an exception."""
+    import reportlab
+
+    env = os.environ if env is None else env
+    tried = []
+    wanted = ([env[CJK_FONT_ENV]] if env.get(CJK_FONT_ENV) else []) + \
+        list(CJK_FONT_CANDIDATES if candidates is None else candidates)
+    for path in wanted:
+        font, why = _try_register(CJK_FONT, path, cjk=True)
+        if font:
+            return font
+        tried.append(why)
+    warning = ("no CJK font for the review pack (" + "; ".join(tried) + "): Chinese, Japanese and Korean text "
+               "shows as empty boxes. Install fonts-wqy-microhei (make install does where it can) or set "
+               f"{CJK_FONT_ENV} to a TrueType .ttf/.ttc covering CJK.")
+    for path in FALLBACK_FONTS:
+        path = path.replace("<reportlab>", os.path.dirname(reportlab.__file__))
+        font, _ = _try_register(FALLBACK_FONT, path, cjk=False, warning=None)
+        if font:
+            return PackFont(font.name, font.path, False, warning + f" Using {font.path}.")
+    raise AssertionError("ReportLab ships Vera.ttf")  # pragma: no cover
 
 
 def register_fonts(path: str | os.PathLike | None = None) -> str:
-    """Register the CJK font once per process; returns its ReportLab name."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if FONT in pdfmetrics.getRegisteredFontNames():
-        return FONT
-    path = Path(path or os.environ.get(CJK_FONT_ENV) or DEFAULT_CJK_FONT)
-    if not path.exists():
-        raise CJKFontMissing(
-            f"the review pack needs a CJK TrueType font: {path} is missing. Install fonts-wqy-microhei "
-            f"(scripts/ensure-services.sh does) or set {CJK_FONT_ENV} to a .ttf/.ttc covering CJK.")
-    pdfmetrics.registerFont(TTFont(FONT, str(path), subfontIndex=0))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT, italic=FONT, boldItalic=FONT)
-    return FONT
+    """Register the pack's font (see resolve_font); returns its ReportLab name."""
+    return resolve_font([str(path)] if path else None).name
 
 
 # --------------------------------------------------------------------------- formatting
@@ -101,6 +170,18 @@ def fmt_value(value, unit: str | None = None) -> str:
             return f"{v:.1f}"
         return f"{v:.0f}" if v == int(v) and abs(v) < 1e12 else f"{v:.2f}"
     return str(value).replace("\r", " ").replace("\n", " ").replace("\t", " ").replace("\x00", "")
+
+
+NO_BASELINE_INK = "#607D8B"
+
+
+def status_text(status: str | None) -> str:
+    return NO_BASELINE_TEXT if status == NO_BASELINE else (status or "").replace("_", " ")
+
+
+def kpi_value_text(value, unit: str | None, status: str | None) -> str:
+    """A KPI value as the scorecard shows it: 'n/a (no baseline)' for a change without a baseline."""
+    return NO_BASELINE_TEXT if status == NO_BASELINE else fmt_value(value, unit)
 
 
 def _fit(text: str, width: float, size: float) -> str:
@@ -156,7 +237,14 @@ class _Doc:
         self.width = frame._width - 12
         outer = self
 
+        created = pdf_date(data.generated_at)
+
         class Doc(BaseDocTemplate):
+            def beforeDocument(self):
+                # The PDF's CreationDate/ModDate: the time the pack says it was built (its cover's
+                # "Generated at"), not the clock at rendering nor ReportLab's invariant 2000-01-01.
+                self.canv.setDateFormatter(lambda *_: created)
+
             def afterFlowable(self, flowable):
                 key = getattr(flowable, "_outline", None)
                 if key:
@@ -164,9 +252,11 @@ class _Doc:
                     self.canv.addOutlineEntry(flowable.getPlainText(), key, level=0)
 
         self.doc = Doc(str(path), pagesize=self.pagesize, leftMargin=margin, rightMargin=margin, topMargin=margin,
-                       bottomMargin=margin, title=f"Vigil quarterly review {data.quarter.label}", author="Vigil",
+                       bottomMargin=margin,
+                       title=(f"{TEST_DATA_LABEL}: " if data.test_data else "") +
+                       f"Vigil quarterly review {data.quarter.label}", author="Vigil",
                        subject=f"Compliance review pack, as of {data.as_of}", creator="vigil.reports",
-                       invariant=1)
+                       keywords="test data, demo" if data.test_data else "", invariant=1)
         self.doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=outer._decorate)])
 
     def _decorate(self, canvas, doc):
@@ -185,10 +275,22 @@ class _Doc:
         ident = f"identified view ({d.viewer_role})" if d.identified else "pseudonymous: internal ids only"
         canvas.drawString(34, 18, f"{ident} · pack run {d.run_id}")
         canvas.drawRightString(w - 34, 18, f"page {doc.page}")
+        if d.test_data:  # on every page, in red, header and footer
+            canvas.setFillColor(HexColor(TEST_DATA_COLOR))
+            canvas.setFont(FONT, 8)
+            canvas.drawCentredString(w / 2, h - 24, f"{TEST_DATA_LABEL}: not for a committee")
+            canvas.drawCentredString(w / 2, 18, TEST_DATA_LABEL)
         canvas.restoreState()
 
     def build(self, story):
         self.doc.build(story)
+
+
+def pdf_date(when: dt.datetime) -> str:
+    """A PDF date string (D:YYYYMMDDHHmmSS+00'00') of `when` in UTC (naive: taken as UTC)."""
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc)
+    return f"D:{when:%Y%m%d%H%M%S}+00'00'"
 
 
 def _heading(text: str, style, key: str):
@@ -226,8 +328,10 @@ def _table(rows: list[list], widths: list[float], *, header_rows: int = 1, font_
 
 
 def data_table(st: _Styles, columns: list[str], rows: list[tuple], avail: float, *, units: dict | None = None,
-               font_size: float = 6.8, limit: int | None = PDF_ROW_LIMIT, sheet: str | None = None) -> list:
-    """A table of plain cells sized to its content and fitted to the page width."""
+               font_size: float = 6.8, limit: int | None = PDF_ROW_LIMIT, sheet: str | None = None,
+               wrap: bool = False) -> list:
+    """A table of plain cells sized to its content and fitted to the page width (wrap: long
+    cells wrap onto more lines instead of being cut with an ellipsis)."""
     from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.platypus import Paragraph
 
@@ -259,7 +363,13 @@ def data_table(st: _Styles, columns: list[str], rows: list[tuple], avail: float,
             excess -= step * len(peers)
         natural = widths
     header = [Paragraph(escape(c.replace("_", " ")), st.cell_header) for c in columns]
-    body = [[_fit(t, w - pad, font_size) for t, w in zip(r, natural)] for r in texts]
+    if wrap:
+        from reportlab.lib.styles import ParagraphStyle
+
+        cell = ParagraphStyle("cellw", fontName=FONT, fontSize=font_size, leading=font_size + 1.6)
+        body = [[Paragraph(escape(t), cell) for t in r] for r in texts]
+    else:
+        body = [[_fit(t, w - pad, font_size) for t, w in zip(r, natural)] for r in texts]
     out = [_table([header] + body, natural, font_size=font_size)]
     if limit is not None and len(rows) > limit:
         out.append(Paragraph(f"… {len(rows) - limit:,} more row(s): see sheet “{escape(sheet or '')}” of "
@@ -295,9 +405,71 @@ def _c(hex_color: str):
     return HexColor(hex_color)
 
 
+#: Units whose values are whole things (logins, accounts): ticks at whole numbers only.
+INTEGER_UNITS = ("count",)
+#: Units shown in percent (values are fractions).
+PERCENT_UNITS = ("share", "change")
+
+
+def axis_ticks(lo: float, hi: float, unit: str | None, *, max_ticks: int = 6) -> tuple[list[float], "callable"]:
+    """Ticks for a value axis spanning [lo, hi] (0 always included), and their label format.
+
+    Steps are 1, 2 or 5 x 10^k of the unit as shown (percent points for a share), never finer than
+    1 for a count, so every label is distinct and exact (no 2%, 2%; no 0.5 logins)."""
+    percent = unit in PERCENT_UNITS
+    scale = 100.0 if percent else 1.0
+    lo, hi = min(lo, 0.0) * scale, max(hi, 0.0) * scale
+    if hi - lo <= 0:
+        hi = lo + (1.0 if not percent else 10.0)
+    raw = (hi - lo) / max(max_ticks - 1, 1)
+    exp = math.floor(math.log10(raw))
+    step = None
+    for k in (exp, exp + 1):
+        for m in (1, 2, 5):
+            candidate = m * 10.0 ** k
+            if candidate >= raw * (1 - 1e-9):
+                step = candidate
+                break
+        if step:
+            break
+    if unit in INTEGER_UNITS:
+        step = max(step, 1.0)
+    first = math.floor(lo / step + 1e-9) * step
+    last = math.ceil(hi / step - 1e-9) * step
+    n = int(round((last - first) / step))
+    ticks = [round(first + i * step, 10) for i in range(n + 1)]
+    decimals = 0 if step >= 1 else int(-math.floor(math.log10(step) + 1e-9))
+
+    def label(v: float) -> str:
+        shown = v * scale
+        if abs(shown) < step / 1e6:
+            shown = 0.0
+        if unit == "change":
+            return f"{shown:+.{decimals}f}%" if shown else "0%"
+        return f"{shown:.{decimals}f}%" if percent else f"{shown:.{decimals}f}"
+
+    return [t / scale for t in ticks], label
+
+
+def segments(values: list) -> list[list]:
+    """One series per run of consecutive months with a value (None elsewhere), so no line is drawn
+    across a month without data; a month on its own is a point."""
+    out, current = [], None
+    for i, v in enumerate(values):
+        if v is None:
+            current = None
+            continue
+        if current is None:
+            current = [None] * len(values)
+            out.append(current)
+        current[i] = float(v)
+    return out
+
+
 def trend_chart(title: str, labels: list[str], values: list, target, unit: str | None, quarter_months: int = 3,
                 width: float = 246, height: float = 132):
-    """One KPI's months as a line, its target dashed, the quarter's months shaded."""
+    """One KPI's months: its values as a line (broken where a month has no value), its target
+    dashed, the quarter's months shaded; value ticks from axis_ticks."""
     from reportlab.graphics.charts.linecharts import HorizontalLineChart
     from reportlab.graphics.shapes import Drawing, Rect, String
     from reportlab.graphics.widgets.markers import makeMarker
@@ -307,33 +479,32 @@ def trend_chart(title: str, labels: list[str], values: list, target, unit: str |
     chart = HorizontalLineChart()
     chart.x, chart.y, chart.width, chart.height = 34, 18, width - 44, height - 38
     present = [float(v) for v in values if v is not None]
-    series = [[None if v is None else float(v) for v in values]]
-    if target is not None:
+    runs = segments(values)
+    series = []
+    if target is not None:  # first, so the value line is drawn over it
         series.append([float(target)] * len(values))
-    chart.data = series if present else [[0.0] * len(values)]
-    lo = min(present + ([float(target)] if target is not None else []) + [0.0]) if present else 0.0
-    hi = max(present + ([float(target)] if target is not None else []) + [0.0]) if present else 1.0
-    if hi == lo:
-        hi = lo + 1.0
-    margin = (hi - lo) * 0.1
-    chart.valueAxis.valueMin = lo - (margin if lo < 0 else 0)
-    chart.valueAxis.valueMax = hi + margin
+    series += runs
+    chart.data = series if series else [[0.0] * len(values)]
+    span = present + ([float(target)] if target is not None else [])
+    ticks, label = axis_ticks(min(span, default=0.0), max(span, default=1.0), unit, max_ticks=6)
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = ticks[0], ticks[-1]
+    chart.valueAxis.valueSteps = ticks
+    chart.valueAxis.labelTextFormat = label
     chart.categoryAxis.categoryNames = labels
     chart.categoryAxis.labels.angle = 0
     _axis_fonts(chart)
-    if unit == "share":
-        chart.valueAxis.labelTextFormat = lambda v: f"{v * 100:.0f}%"
-    elif unit == "change":
-        chart.valueAxis.labelTextFormat = lambda v: f"{v * 100:+.0f}%"
-    else:
-        chart.valueAxis.labelTextFormat = lambda v: f"{v:g}"
-    chart.lines[0].strokeColor = _c(SERIES)
-    chart.lines[0].strokeWidth = 1.6
-    chart.lines[0].symbol = makeMarker("FilledCircle", size=2.6, fillColor=_c(SERIES), strokeColor=_c(SERIES))
-    if len(series) > 1:
-        chart.lines[1].strokeColor = _c("#C62828")
-        chart.lines[1].strokeWidth = 0.8
-        chart.lines[1].strokeDashArray = (3, 2)
+    first = 0
+    if target is not None:
+        chart.lines[0].strokeColor = _c("#C62828")
+        chart.lines[0].strokeWidth = 0.8
+        chart.lines[0].strokeDashArray = (3, 2)
+        first = 1
+    elif not series:
+        chart.lines[0].strokeColor = None
+    for i in range(first, len(series)):
+        chart.lines[i].strokeColor = _c(SERIES)
+        chart.lines[i].strokeWidth = 1.6
+        chart.lines[i].symbol = makeMarker("FilledCircle", size=2.6, fillColor=_c(SERIES), strokeColor=_c(SERIES))
     n = max(len(labels), 1)
     step = chart.width / n
     k = min(quarter_months, n)
@@ -360,10 +531,11 @@ def bar_chart(title: str, labels: list[str], series: list[list[float]], names: l
     chart.data = [[float(v or 0) for v in s] for s in series] or [[0.0]]
     chart.categoryAxis.categoryNames = labels
     _axis_fonts(chart)
-    chart.valueAxis.valueMin = 0
     top = max((v for s in chart.data for v in s), default=0)
-    chart.valueAxis.valueMax = top * 1.15 if top else 1
-    chart.valueAxis.labelTextFormat = lambda v: f"{v:g}"
+    ticks, label = axis_ticks(0.0, top * 1.1 if top else 1.0, "count", max_ticks=6)  # bars count things
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = ticks[0], ticks[-1]
+    chart.valueAxis.valueSteps = ticks
+    chart.valueAxis.labelTextFormat = label
     chart.barSpacing = 1
     chart.groupSpacing = 6
     for i, color in enumerate(colors[: len(chart.data)]):
@@ -393,6 +565,12 @@ def _cover(st: _Styles, data: ReviewData, avail: float) -> list:
     q = data.quarter
     out = [Spacer(1, 40), Paragraph("Quarterly compliance review", st.title),
            Paragraph(escape(f"{q.label} · {q.start:%d %B %Y} – {q.end:%d %B %Y}"), st.subtitle)]
+    if data.test_data:
+        out.append(Paragraph(escape(f"{TEST_DATA_LABEL}: this pack was built from generated demo feeds "
+                                    f"({data.test_data}). Its planted test values (formula-injection strings, "
+                                    f"CJK text) are test data; not for a committee."), st.warn))
+    if not _font.cjk:
+        out.append(Paragraph(escape(f"Font: {_font.warning}"), st.warn))
     if not data.complete:
         out.append(Paragraph(escape(f"Provisional: the quarter is not complete. Figures are as of {data.as_of}, the "
                                     f"last published night; rebuild the pack after {q.end} for the final figures."),
@@ -414,6 +592,7 @@ def _kpi_section(st: _Styles, data: ReviewData, avail: float) -> list:
     q = data.quarter
     scorecard = data.tables["KPIs"].rows
     trend = data.tables["KPI trend"].rows
+    definitions = data.tables["KPI definitions"]
     by_kpi: dict[str, dict[str, tuple]] = defaultdict(dict)
     for kpi, period, value, target, status in scorecard:
         by_kpi[kpi][period] = (value, target, status)
@@ -426,17 +605,19 @@ def _kpi_section(st: _Styles, data: ReviewData, avail: float) -> list:
     for i, kpi in enumerate(kpis, start=1):
         unit = (data.kpi_meta.get(kpi) or {}).get("unit")
         value, target, status = by_kpi[kpi].get(q.kpi_label, (None, None, "no_data"))
-        cells = [KPI_TITLES.get(kpi, kpi), unit or "", fmt_value(target, unit), fmt_value(value, unit),
-                 (status or "").replace("_", " ")]
+        cells = [KPI_TITLES.get(kpi, kpi), unit or "", fmt_value(target, unit), kpi_value_text(value, unit, status),
+                 status_text(status)]
         styles += [("BACKGROUND", (4, i), (4, i), _c(RAG.get(status, "#FFFFFF"))),
                    ("TEXTCOLOR", (4, i), (4, i), _c("#FFFFFF" if status in ("green", "red") else INK))]
+        if status == NO_BASELINE:
+            styles.append(("TEXTCOLOR", (3, i), (3, i), _c(NO_BASELINE_INK)))
         for j, label in enumerate(month_labels):
             mv = by_kpi[kpi].get(label)
-            cells.append(fmt_value(mv[0], unit) if mv else "")
+            cells.append(kpi_value_text(mv[0], unit, mv[2]) if mv else "")
             if mv:
                 styles.append(("BACKGROUND", (5 + j, i), (5 + j, i), _c(RAG_LIGHT.get(mv[2], "#FFFFFF"))))
         prev = previous.get(kpi)
-        cells.append(fmt_value(prev[3], unit) if prev else "")
+        cells.append(kpi_value_text(prev[3], unit, prev[5]) if prev else "")
         rows.append(cells)
     widths = [avail * w for w in (0.27, 0.06, 0.08, 0.09, 0.08, 0.1, 0.1, 0.1, 0.09)]
     header_cells = [Paragraph(escape(h), st.cell_header) for h in header]
@@ -444,8 +625,14 @@ def _kpi_section(st: _Styles, data: ReviewData, avail: float) -> list:
            Paragraph(escape(data.tables["KPIs"].note), st.note),
            _table([header_cells] + rows, widths, font_size=7.4, styles=styles),
            Paragraph("Status colours: green at or better than target · amber within the tolerance band · red beyond "
-                     "it · grey: informational or nothing to measure. Month cells are tinted by their own status.",
+                     f"it · grey: informational, nothing to measure, or {NO_BASELINE_TEXT} (a change against a "
+                     "previous period that was zero or empty). Month cells are tinted by their own status.",
                      st.note),
+           Paragraph("KPI definitions", st.h2),
+           Paragraph(escape(definitions.note), st.note),
+           # the title names the KPI here; its id (column kpi) is in the sheet
+           *data_table(st, definitions.columns[1:], [row[1:] for row in definitions.rows], avail, limit=None,
+                       font_size=6.4, wrap=True),
            CondPageBreak(300), Paragraph("Month-by-month trends", st.h2),
            Paragraph(escape(f"The last 12 months to {q.end:%B %Y} as reported on {data.as_of}; the quarter's "
                             f"months are shaded, the dashed line is the monthly target."), st.note)]
@@ -453,21 +640,33 @@ def _kpi_section(st: _Styles, data: ReviewData, avail: float) -> list:
     for kpi, ptype, period, value, target, status, *_rest in trend:
         if ptype == "month":
             months[kpi].append((period, value, target))
+    axis = trend_months(q.end)
     charts = []
     for kpi in kpis:
-        series = sorted(months.get(kpi, []))[-12:]
-        if not series:
+        reported = {p: (v, t) for p, v, t in months.get(kpi, []) if p in axis}
+        if not reported:
             continue
         unit = (data.kpi_meta.get(kpi) or {}).get("unit")
-        labels = [dt.date.fromisoformat(p + "-01").strftime("%b") for p, _, _ in series]
-        target = next((t for _, _, t in reversed(series) if t is not None), None)
-        charts.append(trend_chart(KPI_TITLES.get(kpi, kpi), labels, [v for _, v, _ in series], target, unit))
+        labels = [dt.date.fromisoformat(p + "-01").strftime("%b") for p in axis]
+        target = next((reported[p][1] for p in reversed(axis) if p in reported and reported[p][1] is not None), None)
+        charts.append(trend_chart(KPI_TITLES.get(kpi, kpi), labels, [reported.get(p, (None, None))[0] for p in axis],
+                                  target, unit))
     grid = [charts[i:i + 3] for i in range(0, len(charts), 3)]
     if grid:
         grid[-1] += [""] * (3 - len(grid[-1]))
         t = RLTable(grid, colWidths=[avail / 3] * 3, hAlign="LEFT")
         out.append(t)
     return out
+
+
+def trend_months(end: dt.date, n: int = 12) -> list[str]:
+    """The n calendar months ('2026-03') up to and including the month of `end`, oldest first."""
+    y, m = end.year, end.month
+    out = []
+    for _ in range(n):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out[::-1]
 
 
 def _leavers_section(st, data: ReviewData, avail: float) -> list:
@@ -618,10 +817,14 @@ def _methodology_section(st, data: ReviewData, avail: float) -> list:
     return out
 
 
-def write_pdf(data: ReviewData, path: Path) -> Path:
+def write_pdf(data: ReviewData, path: Path, *, font: PackFont | None = None) -> Path:
     from reportlab.platypus import PageBreak
 
-    register_fonts()
+    global FONT, _font
+    _font = font or resolve_font()
+    FONT = _font.name
+    if _font.warning:
+        log.warning("review pack %s: %s", data.quarter.label, _font.warning)
     st = _Styles()
     doc = _Doc(Path(path), data)
     avail = doc.width

@@ -17,7 +17,7 @@ import math
 from decimal import Decimal
 from pathlib import Path
 
-from vigil.reports.data import ReviewData, Table
+from vigil.reports.data import TEST_DATA_LABEL, ReviewData, Table
 
 #: First characters that make a spreadsheet treat a cell as a formula (or strip to one).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
@@ -39,6 +39,7 @@ class _Formats:
         self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
         self.datetime = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
         self.label = wb.add_format({"bold": True})
+        self.test_data = wb.add_format({"bold": True, "font_size": 13, "font_color": "#B71C1C"})
 
 
 def write_cell(ws, row: int, col: int, value, fmt: _Formats) -> int:
@@ -69,9 +70,10 @@ def write_cell(ws, row: int, col: int, value, fmt: _Formats) -> int:
     return max((len(line) for line in text.splitlines() or [""]), default=0)
 
 
-def _write_table(wb, fmt: _Formats, table: Table) -> None:
+def _write_table(wb, fmt: _Formats, table: Table, *, test_data: bool = False) -> None:
     ws = wb.add_worksheet(table.name)
-    ws.write_string(0, 0, table.title, fmt.title)  # row 1: title; row 2: note; row 3: header; then the rows
+    ws.write_string(0, 0, (f"{TEST_DATA_LABEL}: " if test_data else "") + table.title,
+                    fmt.test_data if test_data else fmt.title)  # row 1: title; row 2: note; row 3: header; then the rows
     if table.note:
         ws.write_string(1, 0, table.note, fmt.note)
     start = 2
@@ -97,11 +99,17 @@ def write_xlsx(data: ReviewData, path: Path) -> Path:
         "constant_memory": False,
     })
     try:
-        wb.set_properties({"title": f"Vigil quarterly review {data.quarter.label}", "author": "Vigil",
-                           "comments": f"pack run {data.run_id}"})
+        created = data.generated_at
+        if created.tzinfo is not None:
+            created = created.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        prefix = f"{TEST_DATA_LABEL}: " if data.test_data else ""
+        wb.set_properties({"title": f"{prefix}Vigil quarterly review {data.quarter.label}", "author": "Vigil",
+                           "comments": f"pack run {data.run_id}", "created": created,
+                           "keywords": "test data, demo" if data.test_data else ""})
         fmt = _Formats(wb)
         about = wb.add_worksheet("About")
-        about.write_string(0, 0, f"Vigil quarterly compliance review {data.quarter.label}", fmt.title)
+        about.write_string(0, 0, f"{prefix}Vigil quarterly compliance review {data.quarter.label}",
+                           fmt.test_data if data.test_data else fmt.title)
         for i, (label, value) in enumerate(data.facts, start=2):
             about.write_string(i, 0, label, fmt.label)
             write_cell(about, i, 1, value, fmt)
@@ -114,7 +122,7 @@ def write_xlsx(data: ReviewData, path: Path) -> Path:
         about.set_column(0, 0, 40)
         about.set_column(1, 1, 90)
         for table in data.tables.values():
-            _write_table(wb, fmt, table)
+            _write_table(wb, fmt, table, test_data=bool(data.test_data))
     finally:
         wb.close()
     return path
