@@ -506,8 +506,8 @@ class PostgresWarehouse(Warehouse):
             con.execute(f"CREATE INDEX IF NOT EXISTS {t.raw_table}__feed_date ON {RAW_SCHEMA}.{t.raw_table} (_feed_date)")
 
     def load_feed(self, feed: str, date: dt.date, staged: list[StagedTable], *, run_id: str,
-                  loaded_at: dt.datetime) -> list[TableLoad]:
-        results = super().load_feed(feed, date, staged, run_id=run_id, loaded_at=loaded_at)
+                  loaded_at: dt.datetime, evidence: dict[str, dict] | None = None) -> list[TableLoad]:
+        results = super().load_feed(feed, date, staged, run_id=run_id, loaded_at=loaded_at, evidence=evidence)
         loaded = {r.table for r in results if r.action == "loaded"}
         if loaded:
             # Statistics for tonight's rows before the gates and dbt plan their joins over them:

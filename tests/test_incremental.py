@@ -36,7 +36,8 @@ def wh(tmp_path: Path) -> Warehouse:
 def _ledger(wh: Warehouse, feed_date: dt.date, sha: str, table: str = "employees") -> None:
     with wh.transaction() as con:
         con.execute(f"DELETE FROM {LEDGER} WHERE feed = 'hr' AND table_name = %s AND feed_date = %s", (table, feed_date))
-        con.execute(f"INSERT INTO {LEDGER} VALUES ('hr', %s, %s, 'f.csv', %s, 1, false, 'r', now())",
+        con.execute(f"INSERT INTO {LEDGER} (feed, table_name, feed_date, source_file, source_sha256, row_count, "
+                    f"stale, run_id, loaded_at) VALUES ('hr', %s, %s, 'f.csv', %s, 1, false, 'r', now())",
                     (table, feed_date, sha))
 
 

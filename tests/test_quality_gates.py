@@ -119,7 +119,8 @@ def load_nights(url: str, nights: dict[dt.date, dict[str, list[dict]]]) -> None:
                     )
                 con.execute(f"DELETE FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date = %s",
                             (t.feed, t.name, date))
-                con.execute(f"INSERT INTO {LEDGER} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                con.execute(f"INSERT INTO {LEDGER} (feed, table_name, feed_date, source_file, source_sha256, row_count, "
+                            f"stale, run_id, loaded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                             (t.feed, t.name, date, f"{t.feed}/{date}/{t.name}.csv", sha, len(rows), False, "test",
                              dt.datetime(2026, 3, 3, tzinfo=dt.timezone.utc)))
 

@@ -60,12 +60,12 @@ def across_quarters(tmp_path_factory):
     s = Settings(landing=str(base / "landing"), warehouse=str(base / "warehouse" / "vigil.duckdb"), out=base / "out",
                  mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB", create_warehouse=True)
     run_night(s, Q1_END)
-    before = build_review_pack(s.warehouse, "2026Q1", out=base / "before", run_id="review__before")
+    before = build_review_pack(s.warehouse, "2026Q1", out=base / "before", run_id="review__before", landing=s.landing)
     state_before = query(s.warehouse, "select exception_id from publish.pub_access_exceptions union all "
                                       "select ticket_key from publish.pub_leaver_access_exposure")
     run_night(s, NEXT)
-    after = build_review_pack(s.warehouse, "2026Q1", out=base / "after", run_id="review__after")
-    q2 = build_review_pack(s.warehouse, "2026Q2", out=base / "after", run_id="review__q2")
+    after = build_review_pack(s.warehouse, "2026Q1", out=base / "after", run_id="review__after", landing=s.landing)
+    q2 = build_review_pack(s.warehouse, "2026Q2", out=base / "after", run_id="review__q2", landing=s.landing)
     return {"settings": s, "before": before, "after": after, "q2": q2, "state_before": state_before}
 
 

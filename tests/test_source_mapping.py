@@ -83,7 +83,7 @@ def test_a_mapped_hr_export_night_publishes(export, tmp_path):
     day = START
     settings = Settings(landing=str(tmp_path / "landing"), warehouse=str(tmp_path / "vigil.duckdb"),
                         out=tmp_path / "out", mode="production", pseudonymisation_key=TEST_KEY,
-                        duckdb_memory_limit="1GB")
+                        duckdb_memory_limit="1GB", create_warehouse=True)
     apply_mapping(MAPPING, root / day.isoformat(), settings.landing, day)
     write_night(Path(settings.landing), day, data=minimal_night_as_of(day), feeds=("iam", "crm", "complaints"))
     summary = run_nightly(settings, day)
