@@ -45,4 +45,4 @@ done
 # The settings every other command needs to read the demo (README: "After make demo").
 echo
 echo "Demo ready. To point the vigil commands at it (README, \"After make demo\"):"
-echo "  export VIGIL_LANDING=$DEMO/landing VIGIL_WAREHOUSE=$DEMO/warehouse/vigil.duckdb VIGIL_OUT=$DEMO/out VIGIL_MODE=demo"
+echo "  export VIGIL_LANDING=$DEMO/landing VIGIL_WAREHOUSE=$DEMO/warehouse/vigil.duckdb VIGIL_OUT=$DEMO/out VIGIL_MODE=demo VIGIL_DELIVERY_CONFIG=config/delivery.demo.yml"

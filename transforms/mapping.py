@@ -198,7 +198,7 @@ def apply_mapping(mapping: SourceMapping | str | Path, export_dir: str | Path, l
 
 
 def _map_table(rule: TableRule, path: Path, out: Path):
-    from vigil.importers import ContractCsvWriter, ImportSourceError
+    from vigil.importers import ContractCsvWriter, ImportSourceError, csv_records
 
     if not path.is_file():
         raise ImportSourceError(path, f"no such file (the mapping's 'file' of table {rule.table.name!r})")
@@ -215,20 +215,7 @@ def _map_table(rule: TableRule, path: Path, out: Path):
                 if cr.source is not None and cr.source not in header:
                     raise ImportSourceError(path, f"missing column {cr.source!r} (mapped to {cr.target!r})",
                                             line=1, column=cr.source)
-            end = reader.line_num
-            while True:
-                line = end + 1
-                try:
-                    record = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    raise ImportSourceError(path, f"malformed CSV record ({exc})", line=line) from None
-                end = reader.line_num
-                if not record or not "".join(record).strip():
-                    continue
-                if len(record) != len(header):
-                    raise ImportSourceError(path, f"{len(record)} fields, the header has {len(header)}", line=line)
+            for line, record in csv_records(path, reader, header):
                 # trailing (and leading) blanks are an export artefact, never data
                 records.append((line, {h: v.strip() for h, v in zip(header, record)}))
     except UnicodeDecodeError as exc:

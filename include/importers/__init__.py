@@ -24,6 +24,7 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -44,6 +45,31 @@ class ImportSourceError(ValueError):
         if column is not None:
             where.append(f"column {column!r}")
         super().__init__(f"{', '.join(where)}: {message}")
+
+
+def csv_records(path: str | Path, reader, header: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """(physical line where the record starts, fields) of each record after the header, blank lines
+    skipped: a malformed record or one with another field count than the header is an
+    ImportSourceError naming the file and line. `reader` is the csv.reader that just read `header`."""
+    header_fields = len(header)
+    end = reader.line_num
+    while True:
+        line = end + 1  # the header is line 1; a quoted line break makes a record span lines
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportSourceError(path, f"malformed CSV record ({exc})", line=line) from None
+        except UnicodeDecodeError as exc:
+            raise ImportSourceError(path, f"not UTF-8 ({exc.reason} at byte {exc.start} of the record)",
+                                    line=line) from None
+        end = reader.line_num
+        if not any(field.strip() for field in record):
+            continue  # a blank line is not a record
+        if len(record) != header_fields:
+            raise ImportSourceError(path, f"{len(record)} fields, the header has {header_fields}", line=line)
+        yield line, record
 
 
 class TargetExistsError(FileExistsError):

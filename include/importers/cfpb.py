@@ -47,6 +47,7 @@ from vigil.importers import (
     ImportResult,
     ImportSourceError,
     check_target,
+    csv_records,
     publish,
     staging_folder,
     write_manifest,
@@ -399,21 +400,7 @@ def _convert(path: Path, out: Path, as_of: dt.date | None) -> ImportResult:
             except StopIteration:
                 raise ImportSourceError(path, "the file is empty (no header)") from None
             cols = _index_header(path, header)
-            end = reader.line_num
-            while True:
-                line = end + 1  # physical line where this record starts (header = line 1)
-                try:
-                    record = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    raise ImportSourceError(path, f"malformed CSV record ({exc})", line=line) from None
-                end = reader.line_num
-                if not record or record == [""]:
-                    continue  # blank line
-                if len(record) != len(header):
-                    raise ImportSourceError(
-                        path, f"{len(record)} fields, the header has {len(header)}", line=line)
+            for line, record in csv_records(path, reader, header):
                 row = {name: record[i] for name, i in cols.items()}
 
                 def date_of(column: str, required: bool) -> dt.date | None:
