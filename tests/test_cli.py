@@ -288,9 +288,10 @@ def test_review_help_lists_only_what_applies(capsys):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     """scripts/demo.sh (what `make demo` runs) at the tiny scale for one night, in a fresh directory
-    laid out like a clone: demo/ and .venv/ side by side. The night is held, approved and rerun."""
+    laid out like a clone: demo/, config/ and .venv/ side by side."""
     base = tmp_path_factory.mktemp("after-make-demo")
     (base / ".venv").symlink_to(BIN.parent)
+    (base / "config").symlink_to(REPO / "config")  # the demo's delivery config, as the README exports it
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env.update(BIN=str(BIN), DEMO=str(base / "demo"), DEMO_SCALE="tiny", DEMO_START="2026-03-01", DEMO_END="2026-03-01")
     done = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], env=env, capture_output=True, text=True)
@@ -312,9 +313,6 @@ def test_readme_commands_after_make_demo_succeed_as_written(demo):
     assert "VIGIL_WAREHOUSE=demo/warehouse/vigil.duckdb" in script and "vigil review --quarter 2026Q1" in script
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env.pop("COLUMNS", None)
-    if not Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc").exists() and "VIGIL_CJK_FONT" not in os.environ:
-        # The CJK font's install/fallback is the review-pack half of issue 18 item 6 (another branch).
-        env["VIGIL_CJK_FONT"] = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     done = subprocess.run(["bash", "-euxc", script], cwd=demo, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Traceback" not in done.stderr
