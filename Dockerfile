@@ -11,8 +11,8 @@ WORKDIR /opt/vigil
 COPY --chown=airflow:root requirements.lock ./
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r requirements.lock
 
-# The project: the `vigil` package (include/, transforms/), the dbt project, the GX suites, the
-# least-privilege migrations (include/migrations/) and the example channel configurations.
+# The project: the `vigil` package (include/vigil/), the source mappings (transforms/), the dbt project, the GX suites, the
+# least-privilege migrations (include/vigil/store/migrations/) and the example channel configurations.
 COPY --chown=airflow:root pyproject.toml README.md ./
 COPY --chown=airflow:root include ./include
 COPY --chown=airflow:root transforms ./transforms
@@ -21,7 +21,7 @@ COPY --chown=airflow:root expectations ./expectations
 COPY --chown=airflow:root config ./config
 RUN pip install --no-cache-dir --no-deps -e . \
  && chmod -R g+rwX /opt/vigil/dbt_project \
- && python -c "import vigil.pipeline, vigil.roles; print('vigil importable')"
+ && python -c "import vigil.pipeline, vigil.store.roles; print('vigil importable')"
 COPY --chown=airflow:root dags /opt/airflow/dags
 
 ENV VIGIL_DBT_PROJECT_DIR=/opt/vigil/dbt_project

@@ -21,7 +21,7 @@ overheads plus the scheduler's gaps between a task's upstream ending and it star
     .venv/bin/python benchmarks/airflow_bench.py [--scales small,medium] [--landing SCALE=DIR ...]
                                                  [--work DIR] [--json PATH] [--no-append] [--markdown PATH]
 
-Not a timed test: tests/test_airflow_real.py runs the same harness and checks what it measures.
+Not a timed test: tests/dags/test_airflow_real.py runs the same harness and checks what it measures.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def airflow_share(tasks: list[dict], ups: dict[str, set[str]], run_wall: float) 
 
 def run_scale(scale: str, work: Path, metadata_url: str, airflow_home: Path, landing: Path | None,
               memory_limit: str, ups: dict[str, set[str]], say=print) -> dict:
-    from vigil.demo import SCALES, generate
+    from vigil_demo import SCALES, generate
 
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")

@@ -6,7 +6,7 @@ nightly DAG is triggered with the CLI and polled in the metadata database until 
 scheduler creates no scheduled runs (`[scheduler] use_job_schedule = False`): only triggered runs
 execute.
 
-Used by tests/test_airflow_real.py and benchmarks/airflow_bench.py; not part of the package.
+Used by tests/dags/test_airflow_real.py and benchmarks/airflow_bench.py; not part of the package.
 A failure raises AirflowFailure (an AssertionError, so pytest reports it as a test failure) with
 the logs that explain it.
 """

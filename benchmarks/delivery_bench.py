@@ -43,12 +43,12 @@ PG_ADMIN = os.environ.get("VIGIL_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1
 
 
 def _serve(conn, token: str, users: list[str], fault_percent: float) -> None:
-    """Child process: scim2-server (tests/ticket_fixtures.ScimServer) with users, behind a fault
+    """Child process: scim2-server (tests/fixtures/tickets.ScimServer) with users, behind a fault
     middleware; answers the parent's "stop" with its counts."""
     sys.path.insert(0, str(REPO / "tests"))
     import threading
 
-    from ticket_fixtures import ScimServer
+    from fixtures.tickets import ScimServer
 
     period = int(round(100 / fault_percent)) if fault_percent > 0 else 0
     lock = threading.Lock()
@@ -111,9 +111,9 @@ def _serve(conn, token: str, users: list[str], fault_percent: float) -> None:
 def build_tickets_night(url: str, n: int) -> list[str]:
     """N leavers, one AD account each, in the publish table tickets read; set-based inserts."""
     sys.path.insert(0, str(REPO / "tests"))
-    from ticket_fixtures import POLICY, build_night
+    from fixtures.tickets import POLICY, build_night
 
-    from vigil.warehouse import Warehouse
+    from vigil.store.warehouse import Warehouse
 
     build_night(url, D, [])  # the tables, the load ledger evidence; no rows yet
     accounts = [f"ad-bench{i:06d}" for i in range(n)]
@@ -138,8 +138,8 @@ def build_tickets_night(url: str, n: int) -> list[str]:
 def run(n: int, fault_percent: float, engine: str, work: Path) -> dict:
     import yaml
 
-    from vigil.tickets import create_tickets, deliver_tickets
-    from vigil.tickets.delivery import outbox_counts
+    from vigil.actions.tickets import create_tickets, deliver_tickets
+    from vigil.actions.tickets.delivery import outbox_counts
 
     token = f"bench-{uuid.uuid4().hex}"
     os.environ[TOKEN_ENV] = token

@@ -7,7 +7,7 @@
 
 What it does:
 
-1. generates two days of demo feeds for the scale (vigil.demo.generate; day 2 is the generator's
+1. generates two days of demo feeds for the scale (vigil_demo.generate; day 2 is the generator's
    own next day, see docs/benchmarks.md for how much of it changes), or ``--nights N`` days: the
    later nights show whether a night's cost grows with the history the warehouse keeps (stage
    ``night2`` covers every night after the first);
@@ -202,7 +202,7 @@ def measure_floor(files: list[tuple[Path, int]], memory_limit: str) -> dict:
 
 
 def _floor_scan(path: Path) -> str:
-    """read_csv of one feed file in the reader's own dialect (transforms/reader.py), every column as text."""
+    """read_csv of one feed file in the reader's own dialect (include/vigil/ingest/reader.py), every column as text."""
     with path.open(encoding="utf-8") as f:
         header = next(csv.reader(f))
     columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
@@ -245,11 +245,11 @@ def planted_accounts(landing: Path) -> tuple[set[str], dict[str, set[str]]]:
 
 
 def scim_server_class():
-    """tests/ticket_fixtures.ScimServer: scim2-server on loopback with request and write counts."""
+    """tests/fixtures/tickets.ScimServer: scim2-server on loopback with request and write counts."""
     tests = str(REPO / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
-    from ticket_fixtures import ScimServer
+    from fixtures.tickets import ScimServer
 
     return ScimServer
 
@@ -316,7 +316,7 @@ def scratch_database(prefix: str, *, keep: bool = False):
 
 
 def query(url: str, sql: str, params=()) -> list[tuple]:
-    from vigil.warehouse import Warehouse
+    from vigil.store.warehouse import Warehouse
 
     wh = Warehouse.open(url)
     with wh.connection() as con:
@@ -427,7 +427,7 @@ def run_bench(scale: str, *, engine: str = "duckdb", work: Path | None = None, k
               profile: bool = False, memory_limit: str | None = None, threads: int | None = None,
               seed: int = 42, workers: int | None = None, nights: int = 2, say=print) -> dict:
     from vigil.config import Settings
-    from vigil.demo import SCALES, generate
+    from vigil_demo import SCALES, generate
 
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")

@@ -4,7 +4,7 @@
 
 Builds a synthetic night of raw.hr__employees (`--rows` rows, a previous night of the same size
 already in the table), loads it with the real load step (Warehouse.load_feed from staged Parquet),
-then runs the committed suites raw.hr__employees.critical/.warning through vigil.quality. Prints JSON:
+then runs the committed suites raw.hr__employees.critical/.warning through vigil.gates.quality. Prints JSON:
 load seconds, gate seconds, expectations, rows/s per expectation (rows x expectations / seconds).
 `--pandas` also times GX's pandas engine on the same rows (DuckDB -> Arrow -> pandas) for comparison.
 PostgreSQL: a scratch database on VIGIL_BENCH_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres),
@@ -31,7 +31,7 @@ PG_ADMIN = os.environ.get("VIGIL_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1
 
 
 def make_staged(path: Path, rows: int, seed: int) -> "StagedTable":  # noqa: F821
-    from vigil.transforms.reader import StagedTable
+    from vigil.ingest.reader import StagedTable
 
     con = duckdb.connect()
     con.execute(f"""
@@ -57,8 +57,8 @@ def make_staged(path: Path, rows: int, seed: int) -> "StagedTable":  # noqa: F82
 
 
 def bench_engine(url: str, work: Path, rows: int, *, feed_date_index: bool = False) -> dict:
-    from vigil.quality import QualityGate
-    from vigil.warehouse import Warehouse
+    from vigil.gates.quality import QualityGate
+    from vigil.store.warehouse import Warehouse
 
     wh = Warehouse.open(url, memory_limit="2GB")
     out: dict = {"rows": rows}

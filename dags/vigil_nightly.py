@@ -22,7 +22,7 @@ alert is the data-quality or breaker alert naming the cause. Data Docs: `<out>/d
 **A held night** (breaker): check it, then `vigil approve --date D --reason TEXT --by NAME` and
 clear `check_breakers` (with downstream). The approval is bound to every tripped breaker's measured
 values (headcounts, counts, stale files, the planned revocations). A breaker holds only what its
-feed feeds (vigil.breakers.SCOPES): a stuck CRM client book holds the CRM-derived alerts while the
+feed feeds (vigil.gates.breakers.SCOPES): a stuck CRM client book holds the CRM-derived alerts while the
 night publishes and its revocations go out.
 
 * `wait_{feed}` waits for `<landing>/<feed>/<D>/` until the deadline (the end of D plus
@@ -118,7 +118,7 @@ def vigil_nightly():
     @task
     def extract(feed: str) -> dict:
         from vigil.pipeline import extract_feed
-        from vigil.transforms.reader import FeedError
+        from vigil.ingest.reader import FeedError
 
         return _no_retry(lambda: extract_feed(_settings(), feed, _run_date(), _run_id()), FeedError)
 
@@ -131,7 +131,7 @@ def vigil_nightly():
     @task
     def audit_raw() -> dict:
         from vigil.pipeline import audit_raw as run_audit
-        from vigil.quality import QualityGateFailed
+        from vigil.gates.quality import QualityGateFailed
 
         return _no_retry(lambda: run_audit(_settings(), _run_date(), _run_id()), QualityGateFailed)
 
@@ -145,18 +145,18 @@ def vigil_nightly():
     @task
     def audit_publish() -> dict:
         from vigil.pipeline import audit_publish as run_audit
-        from vigil.quality import QualityGateFailed
+        from vigil.gates.quality import QualityGateFailed
 
         return _no_retry(lambda: run_audit(_settings(), _run_date(), _run_id()), QualityGateFailed)
 
     @task
     def check_breakers() -> dict:
-        from vigil.breakers import BreakerHold
+        from vigil.gates.breakers import BreakerHold
         from vigil.pipeline import check_breakers as run_breakers
 
         return _no_retry(lambda: run_breakers(_settings(), _run_date(), _run_id()), BreakerHold)
 
-    # Each action gets the breakers' decision: what it holds tonight (vigil.breakers.SCOPES).
+    # Each action gets the breakers' decision: what it holds tonight (vigil.gates.breakers.SCOPES).
     @task
     def publish(decision: dict) -> dict:
         from vigil.pipeline import publish_night

@@ -38,7 +38,7 @@ fi
 [ -f "$CJK_FONT" ] || { echo "CJK font $CJK_FONT is missing and could not be installed" >&2; exit 1; }
 echo "CJK font present: $CJK_FONT"
 
-# tests/test_quality_gates.py opens the Data Docs in headless Chromium with networking disabled.
+# tests/gates/test_quality_gates.py opens the Data Docs in headless Chromium with networking disabled.
 if ! command -v chromium >/dev/null 2>&1; then
     echo "installing chromium (headless browser for the offline Data Docs test)"
     export DEBIAN_FRONTEND=noninteractive

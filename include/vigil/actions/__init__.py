@@ -1,0 +1,1 @@
+"""Actions: revocation tickets and alerts, delivered through channels."""

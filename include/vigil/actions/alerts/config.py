@@ -1,0 +1,274 @@
+"""The alerting configuration: teams, their channels, which kinds go to which team, storm limits.
+
+See config/alerting.example.yml for a commented example. Loaded with `load_config(path)`; a
+missing path (None) means demo mode: alerts are written and recorded, nothing is sent.
+
+Secrets never live in the file. ``*_env`` names an environment variable, ``*_conn`` an Airflow
+connection (its password field); both are read only when a message is about to be sent:
+
+* SMTP: ``username_env``/``username_conn``, ``password_env``/``password_conn``; ``host`` or
+  ``host_env``; ``security: starttls | ssl | none`` (``none``, plain SMTP, only to a loopback host).
+* Chat webhooks: the URL is the secret (Slack and Teams embed the token in it): ``url_env`` or
+  ``url_conn``; it must be ``https://`` (plain ``http://`` only to a loopback host).
+
+Checked at load (ConfigError otherwise): known keys only, known kinds, teams that exist, at least
+one channel per team, addresses that look like addresses, thresholds >= 1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from vigil.actions.alerts.model import ALERT_STORM, KINDS, SEVERITIES, SEVERITY_RANK
+from vigil.config import ConfigError, airflow_connection_password, is_loopback
+
+DEFAULT_STORM_THRESHOLD = 20
+WEBHOOK_FORMATS = ("slack", "teams")
+SECURITIES = ("starttls", "ssl", "none")
+ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ROUTABLE_KINDS = tuple(k for k in KINDS if k != ALERT_STORM)  # a summary follows its members' kind
+
+
+def resolve_secret(owner: str, options: dict, what: str, *, required: bool) -> str | None:
+    """The value named by ``<what>_env`` or ``<what>_conn``; None when neither is configured."""
+    env_name, conn_id = options.get(f"{what}_env"), options.get(f"{what}_conn")
+    if env_name:
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(f"{owner}: environment variable {env_name} is not set")
+        return value
+    if conn_id:
+        value = airflow_connection_password(conn_id)
+        if not value:
+            raise ConfigError(f"{owner}: Airflow connection {conn_id!r} has no password")
+        return value
+    if required:
+        raise ConfigError(f"{owner}: needs {what}_env or {what}_conn")
+    return None
+
+
+def _unknown(owner: str, data: dict, allowed: set[str]) -> None:
+    extra = set(data) - allowed
+    if extra:
+        raise ConfigError(f"alerting config: unknown keys {sorted(extra)} in {owner}")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None = None
+    host_env: str | None = None
+    port: int = 587
+    security: str = "starttls"
+    sender: str = ""
+    timeout_seconds: float = 30.0
+    secrets: dict = field(default_factory=dict)  # username_env/_conn, password_env/_conn (names only)
+
+    KEYS = {"host", "host_env", "port", "security", "from", "timeout_seconds", "username_env", "username_conn",
+            "password_env", "password_conn"}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SmtpSettings:
+        if not isinstance(data, dict):
+            raise ConfigError("alerting config: smtp must be a mapping")
+        _unknown("smtp", data, cls.KEYS)
+        if not (data.get("host") or data.get("host_env")):
+            raise ConfigError("alerting config: smtp needs host or host_env")
+        security = data.get("security", "starttls")
+        if security not in SECURITIES:
+            raise ConfigError(f"alerting config: smtp.security must be one of {SECURITIES}, not {security!r}")
+        sender = data.get("from")
+        if not sender:
+            raise ConfigError("alerting config: smtp needs from (the sender address of the digests)")
+        if not ADDRESS.match(str(sender)):
+            raise ConfigError(f"alerting config: smtp.from {sender!r} is not an address")
+        s = cls(host=data.get("host"), host_env=data.get("host_env"), port=int(data.get("port", 587)),
+                security=security, sender=str(sender), timeout_seconds=float(data.get("timeout_seconds", 30)),
+                secrets={k: v for k, v in data.items() if k.startswith(("username_", "password_"))})
+        if s.host:
+            s.check_host(s.host)
+        return s
+
+    def check_host(self, host: str) -> None:
+        if self.security == "none" and not is_loopback(host):
+            raise ConfigError(f"alerting config: smtp.security 'none' (plain SMTP) only to a loopback host, "
+                              f"not {host!r}")
+
+    def resolved_host(self) -> str:
+        host = self.host
+        if self.host_env:
+            host = os.environ.get(self.host_env)
+            if not host:
+                raise ConfigError(f"smtp: environment variable {self.host_env} is not set")
+        self.check_host(host)
+        return host
+
+    def credentials(self) -> tuple[str, str] | None:
+        user = resolve_secret("smtp", self.secrets, "username", required=False)
+        password = resolve_secret("smtp", self.secrets, "password", required=False)
+        if bool(user) != bool(password):
+            raise ConfigError("smtp: set both username_* and password_*, or neither")
+        return (user, password) if user else None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    team: str
+    format: str = "slack"
+    min_severity: str = "low"
+    options: dict = field(default_factory=dict)  # url_env / url_conn (names only)
+    timeout_seconds: float = 10.0
+    max_alerts_per_message: int = 20
+
+    KEYS = {"url_env", "url_conn", "format", "min_severity", "timeout_seconds", "max_alerts_per_message"}
+
+    def url(self) -> str:
+        url = resolve_secret(f"team {self.team} webhook", self.options, "url", required=True)
+        check_url(f"team {self.team} webhook", url)
+        return url
+
+    def wants(self, severity: str) -> bool:
+        return SEVERITY_RANK.get(severity, 9) <= SEVERITY_RANK[self.min_severity]
+
+
+def check_url(owner: str, url: str) -> None:
+    parts = urlsplit(url or "")
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return
+    raise ConfigError(f"{owner}: the webhook URL must be https:// (plain http only to a loopback host)")
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    email: tuple[str, ...] = ()
+    webhook: Webhook | None = None
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """Channel names an alert for this team must reach: 'email' and/or 'webhook'."""
+        return (("email",) if self.email else ()) + (("webhook",) if self.webhook else ())
+
+
+@dataclass(frozen=True)
+class AlertingConfig:
+    teams: dict[str, Team] = field(default_factory=dict)
+    routing: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    default: tuple[str, ...] = ()
+    smtp: SmtpSettings | None = None
+    storm_threshold: int = DEFAULT_STORM_THRESHOLD
+    storm_per_kind: dict[str, int] = field(default_factory=dict)
+    source: str | None = None
+
+    @property
+    def sends(self) -> bool:
+        return bool(self.teams)
+
+    def teams_for(self, kind: str) -> list[Team]:
+        names = self.routing.get(kind, self.default)
+        return [self.teams[n] for n in names]
+
+    def threshold_for(self, kind: str) -> int:
+        return self.storm_per_kind.get(kind, self.storm_threshold)
+
+    @classmethod
+    def demo(cls) -> AlertingConfig:
+        """No file: nothing is sent (alerts are still written and recorded)."""
+        return cls()
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str | None = None) -> AlertingConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("alerting config: expected a mapping at the top level")
+        _unknown("the top level", data, {"version", "storm", "smtp", "teams", "routing"})
+        storm = data.get("storm") or {}
+        _unknown("storm", storm, {"threshold", "per_kind"})
+        threshold = int(storm.get("threshold", DEFAULT_STORM_THRESHOLD))
+        per_kind = {str(k): int(v) for k, v in (storm.get("per_kind") or {}).items()}
+        for kind in per_kind:
+            if kind not in ROUTABLE_KINDS:
+                raise ConfigError(f"alerting config: storm.per_kind names unknown kind {kind!r}")
+        if threshold < 1 or any(v < 1 for v in per_kind.values()):
+            raise ConfigError("alerting config: storm thresholds must be >= 1")
+
+        teams: dict[str, Team] = {}
+        for name, spec in (data.get("teams") or {}).items():
+            name = str(name)
+            if not TEAM_NAME.match(name):
+                raise ConfigError(f"alerting config: team name {name!r} must be letters, digits, '_', '.', '-'")
+            spec = spec or {}
+            _unknown(f"team {name}", spec, {"email", "webhook"})
+            emails = spec.get("email") or []
+            if isinstance(emails, str):
+                emails = [emails]
+            for address in emails:
+                if not ADDRESS.match(str(address)):
+                    raise ConfigError(f"alerting config: team {name}: {address!r} is not an address")
+            webhook = None
+            if spec.get("webhook"):
+                w = spec["webhook"]
+                if not isinstance(w, dict):
+                    raise ConfigError(f"alerting config: team {name}: webhook must be a mapping")
+                _unknown(f"team {name} webhook", w, Webhook.KEYS)
+                if not (w.get("url_env") or w.get("url_conn")):
+                    raise ConfigError(f"alerting config: team {name}: webhook needs url_env or url_conn "
+                                      f"(the URL is a secret; never write it in the file)")
+                fmt = w.get("format", "slack")
+                if fmt not in WEBHOOK_FORMATS:
+                    raise ConfigError(f"alerting config: team {name}: webhook format must be one of "
+                                      f"{WEBHOOK_FORMATS}, not {fmt!r}")
+                min_sev = w.get("min_severity", "low")
+                if min_sev not in SEVERITIES:
+                    raise ConfigError(f"alerting config: team {name}: min_severity must be one of {SEVERITIES}")
+                webhook = Webhook(team=name, format=fmt, min_severity=min_sev,
+                                  options={k: w[k] for k in ("url_env", "url_conn") if w.get(k)},
+                                  timeout_seconds=float(w.get("timeout_seconds", 10)),
+                                  max_alerts_per_message=int(w.get("max_alerts_per_message", 20)))
+                if not 1 <= webhook.max_alerts_per_message <= 45:
+                    raise ConfigError(f"alerting config: team {name}: max_alerts_per_message must be 1..45 "
+                                      f"(Slack allows 50 blocks per message)")
+            team = Team(name, tuple(str(a) for a in emails), webhook)
+            if not team.destinations:
+                raise ConfigError(f"alerting config: team {name} has neither email nor webhook")
+            teams[name] = team
+
+        routing: dict[str, tuple[str, ...]] = {}
+        default: tuple[str, ...] = ()
+        for kind, names in (data.get("routing") or {}).items():
+            names = (names,) if isinstance(names, str) else tuple(names or ())
+            for n in names:
+                if n not in teams:
+                    raise ConfigError(f"alerting config: routing of {kind!r} names unknown team {n!r}")
+            if kind == "default":
+                default = names
+            elif kind in ROUTABLE_KINDS:
+                routing[kind] = names
+            else:
+                raise ConfigError(f"alerting config: routing names unknown kind {kind!r} "
+                                  f"(kinds: {', '.join(ROUTABLE_KINDS)})")
+
+        smtp = SmtpSettings.from_dict(data["smtp"]) if data.get("smtp") else None
+        if smtp is None and any(t.email for t in teams.values()):
+            raise ConfigError("alerting config: teams have email addresses but there is no smtp section")
+        return cls(teams, routing, default, smtp, threshold, per_kind, source)
+
+
+def load_config(path: Path | str | None) -> AlertingConfig:
+    if path is None:
+        return AlertingConfig.demo()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"alerting config {path} does not exist (VIGIL_ALERTING_CONFIG)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"alerting config {path}: not valid YAML ({exc})") from exc
+    return AlertingConfig.from_dict(data, source=str(path))

@@ -1,0 +1,1 @@
+"""Build: runs the dbt project (staging, intermediate, marts, publish)."""

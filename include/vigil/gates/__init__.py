@@ -1,0 +1,1 @@
+"""Gates: data-quality suites (Great Expectations) and the circuit breakers."""

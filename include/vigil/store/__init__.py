@@ -1,0 +1,1 @@
+"""Store: the warehouse API, DDL helpers, audit log, incremental bookkeeping and publish."""

@@ -1,0 +1,62 @@
+"""The dbt project keeps its layers: sources only in staging, consumers only on publish, grain stated."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from fixtures.nights import REPO
+
+MODELS = REPO / "dbt_project" / "models"
+
+
+def _sql_models() -> dict[str, Path]:
+    return {p.stem: p for p in MODELS.rglob("*.sql")}
+
+
+def _yml_docs() -> list[tuple[Path, dict]]:
+    return [(p, yaml.safe_load(p.read_text()) or {}) for p in MODELS.rglob("*.yml")]
+
+
+def test_source_appears_only_in_staging():
+    offenders = [p for p in MODELS.rglob("*.sql") if "source(" in p.read_text() and "staging" not in p.parts]
+    assert offenders == []
+
+
+def test_every_folder_with_models_has_exactly_one_models_yml():
+    for folder in {p.parent for p in MODELS.rglob("*.sql")}:
+        ymls = [p.name for p in folder.glob("_*.yml") if "sources" not in p.name]
+        assert len(ymls) == 1, f"{folder.relative_to(MODELS)}: {ymls}"
+
+
+def test_every_model_is_documented_with_its_grain():
+    described = {}
+    for _, doc in _yml_docs():
+        for m in doc.get("models") or []:
+            described[m["name"]] = m.get("description", "")
+    missing = sorted(set(_sql_models()) - set(described))
+    assert missing == []
+    no_grain = sorted(n for n, d in described.items() if not re.search(r"\bone row per\b", d, re.I))
+    assert no_grain == []
+
+
+def test_exposures_read_only_published_models():
+    models = _sql_models()
+    exposures = [e for _, doc in _yml_docs() for e in doc.get("exposures") or []]
+    assert {"revocation_tickets"} <= {e["name"] for e in exposures}
+    for e in exposures:
+        for dep in e.get("depends_on", []):
+            name = re.search(r"ref\(['\"]([^'\"]+)['\"]\)", dep).group(1)
+            assert "publish" in models[name].parts, f"exposure {e['name']} reads {name}, which is not published"
+
+
+def test_published_models_enforce_their_contract():
+    for path, doc in _yml_docs():
+        if "publish" not in path.parts:
+            continue
+        for m in doc.get("models") or []:
+            contract = (m.get("config") or {}).get("contract") or {}
+            assert contract.get("enforced") is True, m["name"]
+            assert all(c.get("data_type") for c in m.get("columns", [])), m["name"]
