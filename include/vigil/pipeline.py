@@ -31,7 +31,7 @@ from typing import Callable
 import duckdb
 
 from vigil.config import Settings
-from vigil.ingest.contract import FEEDS, TABLES_BY_FEED
+from vigil.ingest.contract import FEEDS, OPTIONAL_FEEDS, TABLES_BY_FEED
 from vigil.ingest.contract import table as contract_table
 from vigil.ingest.pseudonymise import install_duckdb_key
 from vigil.ingest.reader import StagedTable, TableReader
@@ -75,6 +75,8 @@ def feed_ready(settings: Settings, feed: str, run_date: dt.date) -> bool:
     if settings.source == "sql":
         return True
     folder = LandingSource(settings.landing).folder(feed, run_date)
+    if feed in OPTIONAL_FEEDS and not folder.exists():
+        return True  # an optional feed (e.g. the ITSM's case events) the bank did not send: nothing to wait for
     return folder.is_dir() and all(
         any((folder / f"{t.file_stem}{ext}").exists() for ext in (".csv", ".parquet"))
         for t in TABLES_BY_FEED[feed] if t.required

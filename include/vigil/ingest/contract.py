@@ -14,7 +14,12 @@ ColumnType = Literal["text", "date", "timestamp", "boolean", "integer", "decimal
 PiiKind = Literal["national_id", "name", "email", "phone"]
 TableMode = Literal["snapshot", "incremental"]
 
-FEEDS: tuple[str, ...] = ("hr", "iam", "crm", "complaints")
+FEEDS: tuple[str, ...] = ("hr", "iam", "crm", "complaints", "cases")
+
+#: Feeds a bank may not send at all (e.g. no ITSM export): a night without the feed's folder loads
+#: nothing for it and goes on; a night with the folder is read under the same strict contract as any
+#: feed. Their tables are incremental (a night's events), so a quiet or absent night loses nothing.
+OPTIONAL_FEEDS: frozenset[str] = frozenset({"cases"})
 
 #: Lineage columns every raw table carries after the contract's own columns.
 #: A hire date further than this many days after the feed date is a data error (the reader refuses
@@ -124,6 +129,8 @@ COMPLAINT_CHANNELS = ("phone", "branch", "online", "letter", "email", "regulator
 COMPLAINT_CATEGORIES = ("fraud", "credit_dispute", "mis_selling", "fees", "service", "data_privacy", "other")
 COMPLAINT_STATUSES = ("open", "in_progress", "resolved", "closed")
 COMPLAINT_OUTCOMES = ("upheld", "partially_upheld", "rejected", "withdrawn")
+#: What an ITSM reports back on one of Vigil's cases (docs/cases.md).
+CASE_EVENTS = ("acknowledged", "assigned", "action_taken", "resolved", "reopened", "contacted")
 
 #: Each snapshot feed's main table: re-delivered byte for byte, it means the extract is stuck.
 STUCK_EXTRACT_SENTINELS = frozenset({("hr", "employees"), ("iam", "accounts"), ("crm", "clients")})
@@ -308,6 +315,26 @@ TABLES: tuple[Table, ...] = (
         required=False,
         mode="incremental",
         description="New or changed complainants; across nights the latest delivery wins.",
+    ),
+    # ---------------------------------------------------------------- cases (optional: the ITSM's export)
+    Table(
+        "cases",
+        "case_events",
+        (
+            _c("event_id", required=True, description="the ITSM's id of this event; unique"),
+            _c("case_id", description="Vigil's case id (`VCS-` + 32 hex) as Vigil sent it"),
+            _c("itsm_ref", description="the ITSM's own reference of the case (a row names case_id, itsm_ref or both)"),
+            _c("event", required=True, values=CASE_EVENTS),
+            _c("event_at", "timestamp", required=True, description="when the event happened in the ITSM"),
+            _c("actor_id", description="staff id of the person who acted (an employee_id, like every staff id)"),
+            _c("outcome", description="free text or the ITSM's resolution code"),
+            _c("channel", description="for `contacted`: phone, email, letter, branch, video"),
+        ),
+        key=("event_id",),
+        required=False,
+        mode="incremental",
+        description="Events on Vigil's cases from the bank's ITSM (optional feed): new events only; "
+                    "an event id already loaded is replaced by its latest delivery.",
     ),
 )
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
-from vigil.ingest.contract import TABLES_BY_FEED, Table
+from vigil.ingest.contract import OPTIONAL_FEEDS, TABLES_BY_FEED, Table
 from vigil.ingest.reader import FeedError, Problem, file_kind
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ class LandingSource:
         if folder.exists() and not folder.is_dir():
             raise FeedError(feed, rel + "/", f"no delivery: {folder} is {file_kind(folder)}, not a folder")
         if not folder.is_dir():
+            if feed in OPTIONAL_FEEDS:
+                return [], []  # a bank that does not send this feed: nothing to load tonight
             raise FeedError(feed, rel + "/", f"no delivery: folder {folder} does not exist")
         self._check_inside(feed, folder, rel + "/")
         files, warnings = [], []
