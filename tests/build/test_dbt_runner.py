@@ -386,6 +386,11 @@ def test_dim_accounts_and_entitlements_owner(built: Built):
     assert by_key[("AD", "a3")][5:] == (None, _ts("2024-03-31 07:00"))
     assert by_key[("AD", "svc1")][:3] == (None, "unowned", None)
     assert by_key[("CRMAPP", "x9")][:3] == ("E999", "unknown_employee", None)
+    assert by_key[("CRMAPP", "x1")][3:5] == (0, 0)  # no entitlement at all: 0, not null
+    # the counts are computed once (int_access__accounts); the dimension shows the same numbers
+    counted = built.query("select system, account_id, n_entitlements, n_privileged_entitlements "
+                          "from intermediate.int_access__accounts order by system, account_id")
+    assert counted == [(s, a, *v[3:5]) for (s, a), v in sorted(by_key.items())]
 
     ents = built.query(
         "select system, account_id, entitlement, employee_id, owner_status, owner_is_leaver, account_found "

@@ -30,53 +30,35 @@ clients as (
 
 received as (
 
-    select
-        periods.period_type,
-        periods.period_start,
+    {% call per_period('complaints', 'received_date') -%}
         count(complaints.complaint_id) as n_received,
         sum(case when complaints.is_externally_escalated then 1 else 0 end) as n_externally_escalated,
         sum(case when complaints.names_employee then 1 else 0 end) as n_naming_employee
-    from periods
-    left join complaints
-        on complaints.received_date >= periods.period_start
-        and complaints.received_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
 due as (
 
-    select
-        periods.period_type,
-        periods.period_start,
+    {% call per_period('complaints', 'deadline_date') -%}
         count(complaints.complaint_id) as n_due,
         sum(case when complaints.resolved_date <= periods.cutoff_date then 1 else 0 end) as n_due_resolved,
         sum(case when complaints.resolved_date <= complaints.deadline_date then 1 else 0 end) as n_due_on_time,
         sum(case when complaints.names_employee then 1 else 0 end) as n_due_naming_employee,
         sum(case when complaints.names_employee and complaints.resolved_date <= complaints.deadline_date then 1 else 0 end)
             as n_due_naming_employee_on_time
-    from periods
-    left join complaints
-        on complaints.deadline_date >= periods.period_start
-        and complaints.deadline_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
 resolved as (
 
-    select
-        periods.period_type,
-        periods.period_start,
+    {% call per_period('complaints', 'resolved_date') -%}
         count(complaints.complaint_id) as n_resolved,
         {{ median('complaints.days_to_resolve') }} as median_days_to_resolve,
         count(complaints.satisfaction) as n_with_satisfaction,
         sum(complaints.satisfaction) as sum_satisfaction
-    from periods
-    left join complaints
-        on complaints.resolved_date >= periods.period_start
-        and complaints.resolved_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 

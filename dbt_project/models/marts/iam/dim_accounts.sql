@@ -7,15 +7,11 @@ with accounts as (
 
 ),
 
+-- the entitlement counts are computed once, in int_access__accounts (same grain, 0 when none)
 entitlements as (
 
-    select
-        system,
-        account_id,
-        count(*) as n_entitlements,
-        sum(case when is_privileged then 1 else 0 end) as n_privileged_entitlements
-    from {{ ref('stg_iam__entitlements') }}
-    group by system, account_id
+    select system, account_id, n_entitlements, n_privileged_entitlements
+    from {{ ref('int_access__accounts') }}
 
 ),
 
@@ -42,8 +38,8 @@ select
     accounts.owner_is_leaver,
     accounts.owner_termination_date,
     accounts.owner_department,
-    {{ dbt.cast('coalesce(entitlements.n_entitlements, 0)', dbt.type_int()) }} as n_entitlements,
-    {{ dbt.cast('coalesce(entitlements.n_privileged_entitlements, 0)', dbt.type_int()) }} as n_privileged_entitlements,
+    entitlements.n_entitlements,
+    entitlements.n_privileged_entitlements,
     logins.last_successful_login_at,
     logins.last_failed_login_at,
     {{ run_date_sql() }} as as_of_date,

@@ -2,15 +2,7 @@
 -- it, one slice per run date (delete+insert on as_of_date, so rerunning a night is idempotent and
 -- other slices are untouched). It shows what was reported when, and proves that a complete period
 -- keeps its figures from one night to the next.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='append_new_columns',
-        full_refresh=false
-    )
-}}
+{{ config(**slice_per_run_config('as_of_date')) }}
 
 select
     as_of_date,

@@ -35,36 +35,30 @@ revocations as (
 
 ),
 
+excluded as (
+
+    select due_date, revoked_on
+    from {{ ref('fct_leaver_revocations') }}
+    where kpi_exclusion_reason is not null
+
+),
+
 revocation_exclusions as (
 
     -- accounts with no revocation time (fct_leaver_revocations.kpi_exclusion_reason), counted
     -- where they would otherwise have counted: timeliness by due_date, time to revoke by the
-    -- night Vigil first saw them no longer enabled (revoked_on)
-    select
+    -- night Vigil first saw them no longer enabled (revoked_on); a period with none counts 0
+    {% call per_period('excluded', 'due_date') -%}
         'revocation_timeliness' as kpi,
-        periods.period_type,
-        periods.period_start,
         count(excluded.due_date) as n_excluded
-    from periods
-    inner join {{ ref('fct_leaver_revocations') }} as excluded
-        on excluded.kpi_exclusion_reason is not null
-        and excluded.due_date >= periods.period_start
-        and excluded.due_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
     union all
 
-    select
+    {% call per_period('excluded', 'revoked_on') -%}
         'mean_hours_to_revoke' as kpi,
-        periods.period_type,
-        periods.period_start,
         count(excluded.revoked_on) as n_excluded
-    from periods
-    inner join {{ ref('fct_leaver_revocations') }} as excluded
-        on excluded.kpi_exclusion_reason is not null
-        and excluded.revoked_on >= periods.period_start
-        and excluded.revoked_on <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
@@ -107,97 +101,61 @@ complaints as (
 
 revocation_timeliness as (
 
-    select
+    {% call per_period('revocations', 'due_date') -%}
         'revocation_timeliness' as kpi,
-        periods.period_type,
-        periods.period_start,
         sum(case when revocations.revoked_date <= revocations.due_date then 1 else 0 end) as numerator,
         count(revocations.due_date) as denominator
-    from periods
-    left join revocations
-        on revocations.due_date >= periods.period_start
-        and revocations.due_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
 time_to_revoke as (
 
-    select
+    {% call per_period('revocations', 'revoked_date') -%}
         'mean_hours_to_revoke' as kpi,
-        periods.period_type,
-        periods.period_start,
         sum(revocations.hours_to_revoke) as numerator,
         count(revocations.hours_to_revoke) as denominator
-    from periods
-    left join revocations
-        on revocations.revoked_date >= periods.period_start
-        and revocations.revoked_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
 post_termination_logins as (
 
-    select
+    {% call per_period('logins', 'counted_on') -%}
         'post_termination_logins' as kpi,
-        periods.period_type,
-        periods.period_start,
         count(logins.counted_on) as numerator,
         {{ dbt.cast('null', dbt.type_int()) }} as denominator
-    from periods
-    left join logins
-        on logins.counted_on >= periods.period_start
-        and logins.counted_on <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
 handover_completion as (
 
-    select
+    {% call per_period('handovers', 'handover_due_date') -%}
         'handover_completion' as kpi,
-        periods.period_type,
-        periods.period_start,
         sum(case when handovers.handed_over_on <= handovers.handover_due_date then 1 else 0 end) as numerator,
         count(handovers.handover_due_date) as denominator
-    from periods
-    left join handovers
-        on handovers.handover_due_date >= periods.period_start
-        and handovers.handover_due_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
 asset_return as (
 
-    select
+    {% call per_period('assets', 'due_date') -%}
         'asset_return' as kpi,
-        periods.period_type,
-        periods.period_start,
         sum(case when assets.returned_date <= assets.due_date then 1 else 0 end) as numerator,
         count(assets.due_date) as denominator
-    from periods
-    left join assets
-        on assets.due_date >= periods.period_start
-        and assets.due_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
 rm_departure_churn as (
 
-    select
+    {% call per_period('churn', 'churn_window_end_date') -%}
         'rm_departure_churn' as kpi,
-        periods.period_type,
-        periods.period_start,
         sum(case when churn.churned then 1 else 0 end) as numerator,
         count(churn.churn_window_end_date) as denominator
-    from periods
-    left join churn
-        on churn.churn_window_end_date >= periods.period_start
-        and churn.churn_window_end_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 ),
 
@@ -213,9 +171,9 @@ complaint_values as (
     ] %}
     {%- for kpi, numerator, denominator in complaint_kpis %}
     select
-        '{{ kpi }}' as kpi,
         period_type,
         period_start,
+        '{{ kpi }}' as kpi,
         {{ numerator }} as numerator,
         {{ denominator }} as denominator
     from complaints
@@ -224,6 +182,7 @@ complaint_values as (
 
 ),
 
+-- union all matches columns by position: every branch is period_type, period_start, kpi, numerator, denominator
 counts as (
 
     select * from revocation_timeliness

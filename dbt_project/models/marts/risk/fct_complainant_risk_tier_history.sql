@@ -2,15 +2,7 @@
 -- population on that run date, one slice per run date. Incremental: a run replaces the slice of
 -- its own run_date (delete+insert on as_of_date) and leaves every other slice alone, so rerunning
 -- a night is idempotent and a backfill of an earlier date does not touch later ones.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='append_new_columns',
-        full_refresh=false
-    )
-}}
+{{ config(**slice_per_run_config('as_of_date')) }}
 
 select
     as_of_date,

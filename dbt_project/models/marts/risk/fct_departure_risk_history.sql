@@ -3,15 +3,7 @@
 -- as_of_date) and leaves every other slice alone, so rerunning a night is idempotent and a
 -- backfill of an earlier date does not touch later ones. full_refresh=false: --full-refresh does not
 -- wipe the history (to restart it, drop the table and rerun the nights).
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='append_new_columns',
-        full_refresh=false
-    )
-}}
+{{ config(**slice_per_run_config('as_of_date')) }}
 
 select
     as_of_date,

@@ -11,22 +11,8 @@
 {%- set t = dbt.type_string() %}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='snapshot_date',
-        on_schema_change='append_new_columns',
-        full_refresh=false,
-        post_hook=[
-            "delete from {{ this }} where snapshot_date in (
-                select snapshot_date from (
-                    select snapshot_date,
-                           max(snapshot_date) over (partition by "
-                               ~ dbt.cast(dbt.date_trunc('quarter', 'snapshot_date'), 'date') ~ ") as quarter_latest
-                    from (select distinct snapshot_date from {{ this }}) as slices
-                ) as ranked
-                where snapshot_date < quarter_latest
-            )"
-        ]
+        post_hook=["{{ keep_latest_slice_per_quarter('snapshot_date') }}"],
+        **slice_per_run_config('snapshot_date')
     )
 }}
 

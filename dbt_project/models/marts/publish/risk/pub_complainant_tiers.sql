@@ -19,11 +19,7 @@ history as (
 
 previous_slice as (
 
-    select history.complainant_id, history.tier, history.as_of_date
-    from history
-    where history.as_of_date = (
-        select max(as_of_date) from history where as_of_date < {{ run_date_sql() }}
-    )
+    {{ previous_run_slice('history', ['complainant_id', 'tier', 'as_of_date']) }}
 
 )
 
