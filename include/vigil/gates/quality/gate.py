@@ -34,7 +34,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.config import is_postgres_url
 from vigil.gates.quality.results import (
     AUDIT_SCHEMA,
     RESULT_COLUMNS,
@@ -53,6 +52,9 @@ from vigil.gates.quality.suites import (
     discover,
     load_json,
 )
+from vigil.store.warehouse import Warehouse
+from vigil.ingest.contract import TABLES
+from vigil.store.ddl import needs_ddl
 
 log = logging.getLogger(__name__)
 
@@ -168,18 +170,16 @@ class QualityGate:
         the ledger raw._vigil_loads (raw layer) for the row-count check.
         """
         started = time.perf_counter()
-        from vigil.store.warehouse import Warehouse
-
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}: one of {LAYERS}")
         refs = discover(layer, tables, self.suites_dir)
         if not refs:
             log.warning("no %s suites in %s: nothing to validate", layer, self.suites_dir)
         run_id = run_id or f"dq-{layer}-{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
-        engine = "postgresql" if is_postgres_url(warehouse_url) else "duckdb"
+        wh = Warehouse.open(warehouse_url, memory_limit=memory_limit, threads=threads)
+        engine = "postgresql" if wh.is_postgres else "duckdb"
         result = GateResult(run_id=run_id, run_date=run_date, layer=layer, engine=engine,
                             validations_dir=self.validations_dir)
-        wh = Warehouse.open(warehouse_url, memory_limit=memory_limit, threads=threads)
 
         # 1. prepare (write connection): results table, the night's batch views; what was delivered
         targets, skipped, counts = self._prepare(wh, layer, refs, run_date, schema, previous_counts)
@@ -222,17 +222,12 @@ class QualityGate:
 
     # ------------------------------------------------------------------------------ helpers
     def _prepare(self, wh, layer, refs, run_date, schema, previous_counts):
-        from vigil.ingest.contract import TABLES
-        from vigil.store.warehouse import PostgresWarehouse
-
         targets: dict[str, _Target] = {}
         skipped: dict[str, str] = {}
         counts: dict[str, int] = {}
         tables = sorted({r.table for r in refs})
-        postgres = isinstance(wh, PostgresWarehouse)
+        postgres = wh.is_postgres
         with wh.transaction() as con:
-            from vigil.store.roles import needs_ddl
-
             if needs_ddl(con, RESULTS_TABLE):  # else made by vigil.store.roles: a least-privilege role runs no DDL
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {AUDIT_SCHEMA}")
                 con.execute(RESULTS_DDL)
@@ -275,7 +270,7 @@ class QualityGate:
         import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
 
-        from vigil.gates.quality.engines import add_datasource
+        from vigil.gates.quality.engines import add_datasource  # heavy: great_expectations
 
         ctx = self.context
         ds_name = "warehouse"  # removed again below: one datasource per run
@@ -315,11 +310,9 @@ class QualityGate:
     def _drop_batches(self, wh, layer: str, targets: dict) -> None:
         if layer != "raw" or not targets:
             return
-        from vigil.store.warehouse import PostgresWarehouse
-
         with wh.transaction() as con:
             for t in targets.values():
-                _drop_relation(con, t.relation, isinstance(wh, PostgresWarehouse))
+                _drop_relation(con, t.relation, wh.is_postgres)
 
     def _persist(self, wh, result: GateResult, suites: list[str]) -> int:
         if not suites:
