@@ -50,13 +50,9 @@ from vigil.ingest.contract import FEEDS
 from vigil.ingest.importers import MANIFEST, ImportSourceError, TargetExistsError
 from vigil.ingest.importers.cfpb import import_cfpb
 from vigil.ingest.mapping import MappingConfigError, apply_mapping
-from vigil.store.warehouse import require_warehouse
-from vigil.store.warehouse import init_warehouse
+from vigil.store.warehouse import Warehouse, WarehouseBusy, WarehouseMissing, init_warehouse, require_warehouse
 from vigil.gates import breakers
-from vigil.gates.breakers import latest_approval
-from vigil.store.warehouse import Warehouse
-from vigil.gates.breakers import approve
-from vigil.store.warehouse import WarehouseBusy, WarehouseMissing
+from vigil.gates.breakers import approve, latest_approval
 
 # soft_wrap: logs and CI capture are not terminals, and a message must stay on one line there.
 console = Console(stderr=False, highlight=False, soft_wrap=True)

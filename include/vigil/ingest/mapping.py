@@ -29,8 +29,8 @@ from pathlib import Path
 import yaml
 
 from vigil.ingest.contract import FEEDS, TABLES, Table, table
-from vigil.ingest.importers import ImportResult, check_target, publish, staging_folder, write_manifest
-from vigil.ingest.importers import ContractCsvWriter, ImportSourceError, csv_records
+from vigil.ingest.importers import (ContractCsvWriter, ImportResult, ImportSourceError, check_target, csv_records,
+                                    publish, staging_folder, write_manifest)
 
 #: Date formats a mapping may declare (explicitly, per file): token -> (regex, group order y, m, d).
 DATE_FORMATS: dict[str, tuple[re.Pattern, tuple[int, int, int]]] = {

@@ -43,10 +43,9 @@ from vigil.actions.tickets.channels.scim import ScimChannel
 from vigil.actions.tickets.channels.webhook import WebhookChannel
 from vigil.actions.tickets.config import DeliveryConfig, Policy, load_delivery_config
 from vigil.actions.tickets.store import (
-    ATTEMPT_COLUMNS, ATTEMPTS, OUTBOX, TICKETS, _audit_for, _insert, _rows, ensure_ticket_tables,
+    ATTEMPT_COLUMNS, ATTEMPTS, OUTBOX, REVISIONS, TICKETS, _audit_for, _insert, _rows, ensure_ticket_tables,
 )
 from vigil.store.warehouse import Warehouse
-from vigil.actions.tickets.store import REVISIONS
 
 log = logging.getLogger(__name__)
 
