@@ -361,3 +361,60 @@ def test_vigil_plan_prints_what_each_breaker_holds_and_what_goes_out(capsys):
     _print_decision(night(today=300))
     out = " ".join(capsys.readouterr().out.split())
     assert "goes out tonight: nothing" in out
+
+
+# --------------------------------------------------------------------------- the pipeline's check: one connection
+
+
+def _candidate_night(tmp_path, yesterday_active: int, today_active: int):
+    """Raw rosters for Y and D and an empty ticket plan (publish_candidate with no leaver exposure)."""
+    from vigil.config import Settings
+
+    url = str(tmp_path / "wh.duckdb")
+    wh = Warehouse.open(url)
+    with wh.transaction() as con:
+        wh.ensure_raw_schema(con)
+        for date, n in ((Y, yesterday_active), (D, today_active)):
+            con.execute("INSERT INTO raw.hr__employees (employee_id, status, _feed_date) "
+                        "SELECT 'E' || lpad(CAST(i AS VARCHAR), 4, '0'), 'active', %s FROM range(%s) t(i)", (date, n))
+        con.execute("CREATE SCHEMA publish_candidate")
+        for table in ("pub_leaver_access_exposure", "pub_notice_restrictions"):
+            con.execute(f"CREATE TABLE publish_candidate.{table} (employee_id VARCHAR, system VARCHAR, "
+                        f"account_id VARCHAR, entitlement VARCHAR, as_of_date DATE)")
+        con.execute("CREATE TABLE publish_candidate.pub_leaver_entitlements (system VARCHAR, account_id VARCHAR, "
+                    "entitlement VARCHAR)")
+    return Settings(warehouse=url, out=tmp_path / "out", mode="demo")
+
+
+def _count_connections(monkeypatch) -> list[int]:
+    from vigil.store.warehouse import DuckDBWarehouse
+
+    opened = []
+    real = DuckDBWarehouse.connect
+
+    def counting(self, *args, **kwargs):
+        opened.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDBWarehouse, "connect", counting)
+    return opened
+
+
+@pytest.mark.parametrize("today, holds", [(80, False), (79, True)])  # a drop of 20% passes, 21% holds
+def test_check_breakers_plans_measures_and_records_on_one_connection(tmp_path, monkeypatch, today, holds):
+    from vigil.gates.breakers import BreakerHold
+    from vigil.pipeline import check_breakers
+
+    settings = _candidate_night(tmp_path, yesterday_active=100, today_active=today)
+    opened = _count_connections(monkeypatch)
+    if holds:
+        with pytest.raises(BreakerHold):
+            check_breakers(settings, D, "run-1", alert=False)
+    else:
+        assert check_breakers(settings, D, "run-1", alert=False)["status"] == "pass"
+    assert len(opened) == 1
+    wh = Warehouse.open(settings.warehouse)
+    with wh.connection() as con:
+        events = wh.fetchall(con, "SELECT event, actor, run_id FROM audit.audit_log") \
+            if "audit.audit_log" in wh.list_tables(con, ("audit",)) else []
+    assert events == ([("breaker_hold", "vigil", "run-1")] if holds else [])  # a pass records nothing

@@ -159,13 +159,7 @@ def _now() -> dt.datetime:
 
 
 def _rows(wh: Warehouse, con, sql: str, params=()) -> list[dict]:
-    if wh.is_postgres:
-        cur = con.execute(sql, params)
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
-    cur = con.raw.execute(sql.replace("%s", "?"), list(params))
-    names = [c[0] for c in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return wh.rows(con, sql, params)
 
 
 def _tables(wh: Warehouse, con, schema: str) -> set[str]:
