@@ -131,7 +131,7 @@ class Settings:
     #: --create-warehouse`, the demo, tests, benchmarks): a mistyped path must not start a fresh one.
     create_warehouse: bool = False
     #: Least-privilege URL per pipeline role (VIGIL_WAREHOUSE_URL_<ROLE>; see warehouse_for). Holds passwords.
-    role_urls: dict[str, str] = field(default_factory=dict, repr=False)
+    role_urls: dict[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
@@ -164,6 +164,7 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        WarehouseUrl.parse(self.warehouse)  # a path, duckdb:///, or postgresql://; else a one-line ConfigError
         if self.mode not in ("demo", "production"):
             raise ConfigError(f"VIGIL_MODE must be 'demo' or 'production', not {self.mode!r}")
         if self.source not in ("landing", "sql"):

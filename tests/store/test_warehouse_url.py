@@ -105,3 +105,19 @@ def test_the_row_readers_on_postgresql(pg_url):
         assert wh.rows(con, "SELECT id, name FROM t WHERE id > %s ORDER BY id", (1,)) == [{"id": 2, "name": "b"}]
         assert wh.scalar(con, "SELECT count(*) FROM t") == 2
         assert wh.scalar(con, "SELECT id FROM t WHERE id > %s", (2,)) is None
+
+
+def test_settings_refuse_an_unknown_warehouse_url_before_anything_runs():
+    with pytest.raises(ConfigError, match="'mysql'"):
+        Settings.from_env({"VIGIL_WAREHOUSE": "mysql://u@db/vigil"})
+    assert Settings.from_env({"VIGIL_WAREHOUSE": "duckdb:///x.duckdb"}).warehouse_url.path == Path("x.duckdb")
+
+
+def test_the_cli_says_so_in_one_line(tmp_path, capsys):
+    from vigil.cli import main
+
+    code = main(["status", "--warehouse", "mysql://u@db/vigil"])
+    out = capsys.readouterr()
+    assert code != 0
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "mysql" in lines[0] and "Traceback" not in out.err + out.out
