@@ -235,7 +235,7 @@ def _key_from_airflow_connection() -> bytes | None:
     if not (os.environ.get("AIRFLOW_CTX_DAG_ID") or os.environ.get(f"AIRFLOW_CONN_{KEY_CONNECTION_ID.upper()}")):
         return None
     try:
-        from airflow.sdk import Connection
+        from airflow.sdk import Connection  # heavy: airflow, and only there under Airflow
 
         password = Connection.get(KEY_CONNECTION_ID).password
     except Exception:  # no such connection: the caller reports the missing key
@@ -259,7 +259,7 @@ def airflow_connection_password(conn_id: str) -> str | None:
     """The password of an Airflow connection; None outside Airflow or when there is no such connection
     (the caller says what is missing)."""
     try:
-        from airflow.sdk import Connection
+        from airflow.sdk import Connection  # heavy: airflow, and only there under Airflow
 
         return Connection.get(conn_id).password
     except Exception:

@@ -107,7 +107,7 @@ class QualityGate:
 
     def _make_context(self):
         _quiet_gx()
-        import great_expectations as gx
+        import great_expectations as gx  # heavy: great_expectations
         from great_expectations.data_context.types.base import (
             DataContextConfig,
             InMemoryStoreBackendDefaults,
@@ -267,7 +267,7 @@ class QualityGate:
 
     def _validate(self, result: GateResult, warehouse_url, refs: list[SuiteRef], targets, params_by_table, run_date,
                   *, memory_limit, threads) -> list:
-        import great_expectations as gx
+        import great_expectations as gx  # heavy: great_expectations
         from great_expectations.core.run_identifier import RunIdentifier
 
         from vigil.gates.quality.engines import add_datasource  # heavy: great_expectations
@@ -331,7 +331,7 @@ class QualityGate:
         return len(rows)
 
     def _build_docs(self, validation_ids: list, suite_names: list[str]) -> Path:
-        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier  # heavy: great_expectations
 
         resources = [ExpectationSuiteIdentifier(name=n) for n in suite_names] + list(validation_ids)
         self.context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=resources or None)
@@ -340,7 +340,7 @@ class QualityGate:
 
 
 def _upsert_suite(ctx, data: dict):
-    import great_expectations as gx
+    import great_expectations as gx  # heavy: great_expectations
 
     suite = gx.ExpectationSuite(**{k: v for k, v in data.items()})
     try:
@@ -374,7 +374,7 @@ def _add_examples(outcome: SuiteOutcome, res, batch_definition, params: dict) ->
     The first pass asks GX for counts only (partial_unexpected_count 0): GX otherwise runs one more
     query per row-level expectation to list examples, a full scan each time when nothing is wrong.
     """
-    import great_expectations as gx
+    import great_expectations as gx  # heavy: great_expectations
 
     # Never for pseudonymisation checks: their offending values are exactly the PII that leaked.
     failing = {o.gx_id: o.expectation for o in outcome.expectations
@@ -594,7 +594,7 @@ def _make_offline(view) -> None:
 
 
 def _offline_views():
-    from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
+    from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView  # heavy: great_expectations
 
     class OfflinePageView(DefaultJinjaPageView):
         def __init__(self, *args, **kwargs) -> None:
