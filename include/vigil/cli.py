@@ -46,6 +46,13 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from vigil.config import ConfigError, Settings, project_dir
+from vigil.ingest.contract import FEEDS
+from vigil.ingest.importers import MANIFEST, ImportSourceError, TargetExistsError
+from vigil.ingest.importers.cfpb import import_cfpb
+from vigil.ingest.mapping import MappingConfigError, apply_mapping
+from vigil.store.warehouse import Warehouse, WarehouseBusy, WarehouseMissing, init_warehouse, require_warehouse
+from vigil.gates import breakers
+from vigil.gates.breakers import approve, latest_approval
 
 # soft_wrap: logs and CI capture are not terminals, and a message must stay on one line there.
 console = Console(stderr=False, highlight=False, soft_wrap=True)
@@ -121,8 +128,6 @@ def _settings(args, **extra) -> Settings:
 
 def _existing_warehouse(args, **extra) -> Settings:
     """The settings, once the warehouse they name is known to exist (checked without creating anything)."""
-    from vigil.store.warehouse import require_warehouse
-
     settings = _settings(args, **extra)
     require_warehouse(settings.warehouse, settings.warehouse_display)
     return settings
@@ -235,8 +240,6 @@ def cmd_bench(args) -> int:
 
 
 def cmd_init(args) -> int:
-    from vigil.store.warehouse import init_warehouse
-
     settings = _settings(args)
     if init_warehouse(settings.warehouse):
         console.print(f"[green]✓[/] created a new, empty Vigil warehouse: {settings.warehouse_display}")
@@ -246,7 +249,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo_data(args) -> int:
-    from vigil_demo import generate
+    from vigil_demo import generate  # heavy: the demo generator, only for this command
 
     t0 = time.perf_counter()
     with console.status("generating demo feeds") as status:
@@ -276,13 +279,12 @@ def _reporter():
 
 def _check_before_run(settings: Settings, actions: bool = True) -> None:
     """Configuration errors stop `run` before anything is read or created (exit 2), not after publish."""
-    from vigil.store.warehouse import require_warehouse
-
     if not settings.create_warehouse:
         require_warehouse(settings.warehouse, settings.warehouse_display)
     if actions:
+        # heavy: the actions layer pulls in scim2_models (~1 s); `vigil --help` must stay quick
         from vigil.actions.alerts.config import load_config
-        from vigil.actions.tickets.config import load_delivery_config
+        from vigil.actions.tickets.config import load_delivery_config  # heavy: as above
 
         load_delivery_config(settings.delivery_config)
         if settings.alerting_config:
@@ -291,7 +293,7 @@ def _check_before_run(settings: Settings, actions: bool = True) -> None:
 
 
 def _run_one(settings: Settings, date: dt.date, *, actions: bool = True, full_refresh: bool = False) -> str:
-    from vigil.pipeline import run_nightly
+    from vigil.pipeline import run_nightly  # heavy: the whole pipeline (actions, reports), only for a run
 
     console.print(f"[bold]Vigil nightly run for {date}[/]  warehouse: {settings.warehouse_display}  out: {settings.out}")
     status, report = _reporter()
@@ -437,15 +439,15 @@ def _print_plan_tables(tickets: list[dict], date: dt.date) -> None:
 
 
 def cmd_plan(args) -> int:
-    from vigil.gates import breakers
-    from vigil.pipeline import plan_path
+    from vigil.actions.tickets.store import plan_new_tickets  # heavy: scim2_models, only for this command
+    from vigil.pipeline import plan_path  # heavy: the whole pipeline (actions, reports)
 
     settings = _existing_warehouse(args)
     url = settings.warehouse_for("transformer")
     recorded = plan_path(settings, args.date)
     if not recorded.is_file():  # no run recorded it here: the candidate tables, if built for this night
         try:
-            tickets, decision = breakers.plan(url, args.date)
+            tickets, decision = breakers.plan(url, args.date, planner=plan_new_tickets)
         except (ValueError, RuntimeError) as not_built:  # built for another night, or never built
             raise UsageError(f"no plan for {args.date}: {recorded} does not exist (the night never reached its "
                              f"circuit breakers; `vigil status` says how it ended) and {_one_line(str(not_built))}") from None
@@ -470,9 +472,6 @@ def cmd_plan(args) -> int:
 
 
 def _recorded_approval(url: str, date: dt.date) -> dict | None:
-    from vigil.gates.breakers import latest_approval
-    from vigil.store.warehouse import Warehouse
-
     wh = Warehouse.open(url)
     with wh.connection() as con:
         return latest_approval(wh, con, date)
@@ -500,11 +499,12 @@ def _print_decision(decision, wrap: bool = False) -> None:
 
 
 def cmd_approve(args) -> int:
-    from vigil.gates.breakers import approve
+    from vigil.actions.tickets.store import plan_new_tickets  # heavy: scim2_models, only for this command
 
     settings = _existing_warehouse(args)
     try:
-        decision = approve(settings.warehouse_for("transformer"), args.date, reason=args.reason, by=args.by)
+        decision = approve(settings.warehouse_for("transformer"), args.date, reason=args.reason, by=args.by,
+                           planner=plan_new_tickets)
     except (ValueError, RuntimeError) as exc:  # not held, or no night built yet
         raise CommandFailed(f"not approved: {_one_line(str(exc))}") from None
     _print_decision(decision)
@@ -514,7 +514,7 @@ def cmd_approve(args) -> int:
 
 
 def cmd_deliver(args) -> int:
-    from vigil.actions.tickets import deliver_tickets
+    from vigil.actions.tickets import deliver_tickets  # heavy: scim2_models, only for this command
 
     settings = _existing_warehouse(args)
     now = dt.datetime.now(dt.timezone.utc)
@@ -523,8 +523,8 @@ def cmd_deliver(args) -> int:
                              run_id=run_id)
     console.print(" ".join(f"{k}={v}" for k, v in result.items() if not isinstance(v, (list, dict))))
     if result["dead_lettered"]:  # given up on outside the nightly run: alert here, as the night would
-        from vigil.actions.alerts import dead_letter_alert
-        from vigil.pipeline import send_alerts
+        from vigil.actions.alerts import dead_letter_alert  # heavy: as above
+        from vigil.pipeline import send_alerts  # heavy: the whole pipeline
 
         sent = send_alerts(settings, now.date(), run_id, [dead_letter_alert(result["dead_lettered"], now.date(), run_id)])
         err.print(f"[red]{len(result['dead_lettered'])} ticket(s) dead-lettered[/]: alert written "
@@ -534,7 +534,7 @@ def cmd_deliver(args) -> int:
 
 
 def cmd_review(args) -> int:
-    from vigil.reports import build_review_pack, parse_quarter
+    from vigil.reports import build_review_pack, parse_quarter  # heavy: reportlab, xlsxwriter
 
     try:
         parse_quarter(args.quarter)
@@ -564,8 +564,6 @@ def _error_exit(exc: BaseException) -> int | None:
     """The exit code and one-line message of a predictable error; None for anything else."""
     import duckdb
 
-    from vigil.store.warehouse import WarehouseBusy, WarehouseMissing
-
     if isinstance(exc, (ConfigError, WarehouseMissing)):
         err.print(f"[red]configuration error:[/] {_one_line(str(exc))}")
         return EXIT_USAGE
@@ -591,6 +589,41 @@ def _error_exit(exc: BaseException) -> int | None:
     return None
 
 
+def cmd_import(args) -> int:
+    """`vigil import <source> FILE --landing DIR [--as-of D] [--force]`; 0 written, 1 the file
+    cannot be mapped (the message names file, line and column), 2 bad usage. The importer returns
+    what it wrote; this prints it."""
+    path = Path(args.file)
+    if not (path.is_dir() if args.source == "mapped" else path.is_file()):
+        err.print(f"[red]✗[/] {path}: no such {'folder' if args.source == 'mapped' else 'file'}")
+        return 2
+    try:
+        if args.source == "cfpb":
+            result = import_cfpb(args.file, args.landing, as_of=args.as_of, overwrite=args.force)
+        else:
+            result = apply_mapping(args.mapping, args.file, args.landing, args.as_of, overwrite=args.force)
+    except (TargetExistsError, MappingConfigError) as exc:
+        err.print(f"[red]✗[/] {exc}")
+        return 2
+    except ImportSourceError as exc:
+        err.print(f"[red]✗ import failed:[/] {exc}")
+        err.print("  Nothing was written to the landing directory.")
+        return 1
+    rel = f"{result.feed}/{result.date.isoformat()}"
+    console.print(f"[green]✓[/] {args.source}: {path} -> {result.folder}")
+    for f in result.files:
+        console.print(f"  {rel}/{f.name}: {f.rows:,} rows  sha256 {f.sha256[:12]}…")
+    console.print(f"  {rel}/{MANIFEST}")
+    for what, counts in result.counts.items():
+        console.print(f"  {what}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    for w in result.warnings:
+        console.print(f"  [yellow]![/] {w}")
+    others = ", ".join(f for f in FEEDS if f != result.feed)
+    console.print(f"Next: vigil run --date {result.date.isoformat()} --landing {args.landing} … "
+                  f"(the night also needs the {others} feeds for that date)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -598,7 +631,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error, already printed by argparse (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from vigil.ingest.importers import cmd_import  # the csv module only: cheap to import
 
     handlers = {"init": cmd_init, "demo-data": cmd_demo_data, "run": cmd_run, "backfill": cmd_backfill,
                 "status": cmd_status, "import": cmd_import, "plan": cmd_plan, "approve": cmd_approve,

@@ -24,6 +24,8 @@ Mode = Literal["demo", "production"]
 MIN_KEY_BYTES = 32
 KEY_ENV = "VIGIL_PSEUDONYMISATION_KEY"
 KEY_CONNECTION_ID = "vigil_pseudonymisation"
+#: The pipeline's least-privilege warehouse roles (vigil.store.roles maps them to PostgreSQL roles).
+WAREHOUSE_ROLES = ("loader", "transformer", "dispatcher", "reporter", "auditor")
 
 
 def project_dir() -> Path:
@@ -48,8 +50,59 @@ def _flag(env: dict[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, not {env[name]!r}")
 
 
-def is_postgres_url(warehouse: str) -> bool:
-    return warehouse.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
+#: URL schemes of a PostgreSQL warehouse; a driver suffix (postgresql+psycopg://) is accepted and dropped.
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+@dataclass(frozen=True)
+class WarehouseUrl:
+    """Where the warehouse is, parsed once by the only parser of warehouse URLs (every layer uses it).
+
+    Rules: a plain path (``warehouse/vigil.duckdb``, ``/data/vigil.duckdb``) or ``duckdb:///path``
+    (SQLAlchemy's form: ``duckdb:///relative.db``, ``duckdb:////absolute.db``) is DuckDB.
+    ``postgresql://`` or ``postgres://``, each with an optional ``+driver`` suffix, is PostgreSQL.
+    Schemes are case-insensitive. Anything else (another scheme, an empty string) is a ConfigError
+    of one line."""
+
+    kind: Literal["duckdb", "postgres"]
+    text: str  # as given (stripped)
+    path: Path | None = None  # DuckDB: the file
+    dsn: str | None = None  # PostgreSQL: postgresql://... without the driver suffix (psycopg, libpq)
+
+    @classmethod
+    def parse(cls, text: str | os.PathLike) -> WarehouseUrl:
+        text = str(text).strip()
+        if not text:
+            raise ConfigError("the warehouse is empty: set VIGIL_WAREHOUSE to a DuckDB file path or a postgresql:// URL")
+        if "://" not in text:
+            return cls("duckdb", text, path=Path(text))
+        scheme, rest = text.split("://", 1)
+        base = scheme.lower().split("+", 1)[0]
+        if base in POSTGRES_SCHEMES:
+            return cls("postgres", text, dsn="postgresql://" + rest)
+        if scheme.lower() == "duckdb":
+            path = rest[1:] if rest.startswith("/") else rest
+            if not path:
+                raise ConfigError(f"the warehouse {text!r} names no file: duckdb:///path/to/vigil.duckdb")
+            return cls("duckdb", text, path=Path(path))
+        raise ConfigError(f"unsupported warehouse URL scheme {scheme!r} in VIGIL_WAREHOUSE: use a DuckDB file path, "
+                          f"duckdb:///path or postgresql://")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.kind == "postgres"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """For SQLAlchemy (Great Expectations): the psycopg 3 driver, or duckdb:/// with an absolute path."""
+        if self.dsn:
+            return "postgresql+psycopg://" + self.dsn.split("://", 1)[1]
+        return f"duckdb:///{self.path.resolve()}"
+
+    @property
+    def display(self) -> str:
+        """Safe to print: a PostgreSQL password is replaced by ***."""
+        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", self.text)
 
 
 @dataclass(frozen=True)
@@ -77,6 +130,8 @@ class Settings:
     #: A night may start a new, empty warehouse only when this says so (`vigil init`, `vigil run
     #: --create-warehouse`, the demo, tests, benchmarks): a mistyped path must not start a fresh one.
     create_warehouse: bool = False
+    #: Least-privilege URL per pipeline role (VIGIL_WAREHOUSE_URL_<ROLE>; see warehouse_for). Holds passwords.
+    role_urls: dict[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
@@ -98,6 +153,8 @@ class Settings:
             landing_allow_symlinks=_flag(env, "VIGIL_LANDING_ALLOW_SYMLINKS"),
             delivery_config=Path(env["VIGIL_DELIVERY_CONFIG"]) if env.get("VIGIL_DELIVERY_CONFIG") else None,
             alerting_config=Path(env["VIGIL_ALERTING_CONFIG"]) if env.get("VIGIL_ALERTING_CONFIG") else None,
+            role_urls={r: env[f"VIGIL_WAREHOUSE_URL_{r.upper()}"] for r in WAREHOUSE_ROLES
+                       if env.get(f"VIGIL_WAREHOUSE_URL_{r.upper()}")},
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values["out"], str):
@@ -107,6 +164,7 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        WarehouseUrl.parse(self.warehouse)  # a path, duckdb:///, or postgresql://; else a one-line ConfigError
         if self.mode not in ("demo", "production"):
             raise ConfigError(f"VIGIL_MODE must be 'demo' or 'production', not {self.mode!r}")
         if self.source not in ("landing", "sql"):
@@ -120,21 +178,25 @@ class Settings:
         return replace(self, **changes)
 
     @property
+    def warehouse_url(self) -> WarehouseUrl:
+        return WarehouseUrl.parse(self.warehouse)
+
+    @property
     def warehouse_is_postgres(self) -> bool:
-        return is_postgres_url(self.warehouse)
+        return self.warehouse_url.is_postgres
 
     @property
     def warehouse_display(self) -> str:
         """The warehouse URL safe to print: a PostgreSQL password is replaced by ***."""
-        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", self.warehouse)
+        return self.warehouse_url.display
 
     def warehouse_for(self, role: str) -> str:
         """The URL a step connects with as its least-privilege role (loader, transformer, dispatcher,
-        reporter, auditor: vigil.store.roles): VIGIL_WAREHOUSE_URL_<ROLE> when set and the warehouse is
-        PostgreSQL, else the warehouse itself (DuckDB has no roles)."""
-        if role not in ("loader", "transformer", "dispatcher", "reporter", "auditor"):
+        reporter, auditor: vigil.store.roles): role_urls[role] (from VIGIL_WAREHOUSE_URL_<ROLE>) when set
+        and the warehouse is PostgreSQL, else the warehouse itself (DuckDB has no roles)."""
+        if role not in WAREHOUSE_ROLES:
             raise ValueError(f"unknown warehouse role {role!r}")
-        url = os.environ.get(f"VIGIL_WAREHOUSE_URL_{role.upper()}")
+        url = self.role_urls.get(role)
         return url if url and self.warehouse_is_postgres else self.warehouse
 
     @property
@@ -173,7 +235,7 @@ def _key_from_airflow_connection() -> bytes | None:
     if not (os.environ.get("AIRFLOW_CTX_DAG_ID") or os.environ.get(f"AIRFLOW_CONN_{KEY_CONNECTION_ID.upper()}")):
         return None
     try:
-        from airflow.sdk import Connection
+        from airflow.sdk import Connection  # heavy: airflow, and only there under Airflow
 
         password = Connection.get(KEY_CONNECTION_ID).password
     except Exception:  # no such connection: the caller reports the missing key
@@ -197,7 +259,7 @@ def airflow_connection_password(conn_id: str) -> str | None:
     """The password of an Airflow connection; None outside Airflow or when there is no such connection
     (the caller says what is missing)."""
     try:
-        from airflow.sdk import Connection
+        from airflow.sdk import Connection  # heavy: airflow, and only there under Airflow
 
         return Connection.get(conn_id).password
     except Exception:

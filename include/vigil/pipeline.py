@@ -31,13 +31,25 @@ from typing import Callable
 import duckdb
 
 from vigil.config import Settings
-from vigil.ingest.contract import FEEDS, OPTIONAL_FEEDS, TABLES_BY_FEED
+from vigil.ingest.contract import FEEDS, OPTIONAL_FEEDS, TABLES, TABLES_BY_FEED
 from vigil.ingest.contract import table as contract_table
 from vigil.ingest.pseudonymise import install_duckdb_key
-from vigil.ingest.reader import StagedTable, TableReader
+from vigil.ingest.reader import FeedError, Problem, StagedTable, TableReader
 from vigil.ingest.sources import LandingSource, SqlSource, verify_against_manifest
+from vigil.store import incremental
+from vigil.store.audit import SERVICE_ACTOR, append_audit
+from vigil.store.publish import CANDIDATE_SCHEMA, publish
 from vigil.store.warehouse import (Warehouse, WarehouseBusy, WarehouseMissing, configure_duckdb, hold_run_lock,
-                             require_warehouse)
+                                   require_warehouse)
+from vigil.build.dbt_runner import DBT_PROJECT_DIR, DbtError, run_dbt
+from vigil.gates import breakers
+from vigil.gates.breakers import CLOSE_TICKETS, REVOCATION_TICKETS, BreakerHold, is_held
+from vigil.gates.quality import QualityGateFailed, run_suites
+from vigil.gates.quality.suites import REFERENCES
+from vigil.actions.alerts import (breaker_hold_alert, data_quality_alert, dead_letter_alert, derive_alerts,
+                                  dispatch_alerts, overdue_ticket_alerts, refused_tickets_alert)
+from vigil.actions.tickets import close_tickets, create_tickets, deliver_tickets
+from vigil.actions.tickets.store import plan_new_tickets
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +135,6 @@ def check_source_freshness(settings: Settings, run_date: dt.date) -> dict:
     or the first night ever would always "fail" it; the contract checks of tonight's files are
     what stop a bad night.
     """
-    from vigil.build.dbt_runner import DbtError, run_dbt
-
     url = settings.warehouse_for("transformer")
     wh = Warehouse.open(url)
     with wh.transaction() as con:  # sources must exist before the first delivery
@@ -187,8 +197,6 @@ def check_feed_references(con, feed: str, staged: list[StagedTable]) -> None:
     the same night's accounts file), checked on the staged files before anything is loaded: a
     dangling row fails the extract naming its file, line and column, where the gate would fail the
     night after the load. A parent row the reader quarantined counts as missing."""
-    from vigil.gates.quality.suites import REFERENCES
-
     by_table = {f"{s.feed}__{s.table}": s for s in staged}
     for child, parent, pairs, same_night, severity in REFERENCES:
         if severity != "critical" or not same_night or child not in by_table or parent not in by_table:
@@ -202,8 +210,6 @@ def check_feed_references(con, feed: str, staged: list[StagedTable]) -> None:
             [c.staged_path, p.staged_path]).fetchall()
         line, count = rows[0]
         if count:
-            from vigil.ingest.reader import FeedError, Problem
-
             cols = ", ".join(cc for cc, _ in pairs)
             raise FeedError(feed, c.source_file, [Problem(
                 int(line), pairs[-1][0],
@@ -244,12 +250,10 @@ def audit_raw(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool
     and Data Docs to <out>/data_docs/. A failed gate takes the night's partitions back out of raw
     (Warehouse.discard_run), so the gate refuses a night whose required tables are not loaded
     rather than pass it with nothing to check (an Airflow task cleared without the loads)."""
-    from vigil.ingest.contract import TABLES
-
     wh = Warehouse.open(settings.warehouse_for("transformer"))
     with wh.transaction() as con:
         wh.ensure_raw_schema(con)
-        loaded = {(f, t) for f, t in wh._fetchall(
+        loaded = {(f, t) for f, t in wh.fetchall(
             con, "SELECT feed, table_name FROM raw._vigil_loads WHERE feed_date = %s", (run_date,))}
     missing = [f"{t.feed}/{t.name}" for t in TABLES if t.required and (t.feed, t.name) not in loaded]
     if missing:
@@ -260,16 +264,12 @@ def audit_raw(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool
 
 def audit_publish(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool = True) -> dict:
     """The publish suites on what dbt built into publish_candidate: nothing is published unless they pass."""
-    from vigil.store.publish import CANDIDATE_SCHEMA
-
     return _audit(settings, "publish", run_date, run_id, schema=CANDIDATE_SCHEMA, alert=alert)
 
 
 @timed_step
 def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, schema: str | None,
            alert: bool = True) -> dict:
-    from vigil.gates.quality import QualityGateFailed, run_suites
-
     result = run_suites(
         settings.warehouse_for("transformer"), layer, run_date=run_date, out=settings.out, run_id=run_id, schema=schema,
         memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads,
@@ -284,12 +284,10 @@ def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, sc
             removed = wh.discard_run(run_date, run_id)
             log.info("raw gate failed for %s: removed the partitions run %s loaded (%s)", run_date, run_id,
                      ", ".join(removed) or "none")
-            from vigil.gates import breakers
-
-            breakers.append_audit(settings.warehouse_for("transformer"), run_date=run_date, event="raw_discarded",
-                                  actor="vigil", details={"run_id": run_id, "tables": removed,
-                                                          "failed": [f"{e.suite}:{e.expectation}"
-                                                                     for e in result.failed_critical]})
+            append_audit(Warehouse.open(settings.warehouse_for("transformer")), run_date=run_date,
+                         event="raw_discarded", actor=SERVICE_ACTOR,
+                         details={"run_id": run_id, "tables": removed,
+                                  "failed": [f"{e.suite}:{e.expectation}" for e in result.failed_critical]})
         if alert:
             send_alerts(settings, run_date, run_id, [_dq_alert(result, run_date, run_id)], role="transformer")
         raise QualityGateFailed(result)
@@ -304,8 +302,6 @@ def _audit(settings: Settings, layer: str, run_date: dt.date, run_id: str, *, sc
 
 
 def _dq_alert(result, run_date: dt.date, run_id: str):
-    from vigil.actions.alerts import data_quality_alert
-
     failures = [
         {"suite": e.suite, "table": e.table, "expectation": e.expectation, "check": e.check,
          "unexpected_count": e.unexpected_count, "element_count": e.element_count, "observed": _plain(e.observed),
@@ -323,18 +319,16 @@ def _plain(value):
 def check_breakers(settings: Settings, run_date: dt.date, run_id: str, *, alert: bool = True) -> dict:
     """The circuit breakers (vigil.gates.breakers) on tonight's candidate: HOLD raises BreakerHold after
     recording the hold in the audit log and alerting; a held night publishes and issues nothing."""
-    from vigil.gates import breakers
-
-    url = settings.warehouse_for("transformer")
-    tickets = breakers.planned_revocations(url, run_date)
-    decision = breakers.evaluate(url, run_date, tickets=tickets)
+    wh = Warehouse.open(settings.warehouse_for("transformer"))
+    with wh.transaction() as con:  # one connection: plan the tickets, measure, record a hold
+        tickets = plan_new_tickets(wh, con, run_date, CANDIDATE_SCHEMA)
+        decision = breakers.measure(wh, con, run_date, tickets=tickets)
+        if decision.holds:
+            append_audit(wh, con=con, run_date=run_date, event="breaker_hold", actor=SERVICE_ACTOR,
+                         details=decision.to_dict() | {"run_id": run_id})
     record_plan(settings, run_date, run_id, tickets, decision)
     if decision.holds:
-        breakers.append_audit(url, run_date=run_date, event="breaker_hold", actor="vigil",
-                              details=decision.to_dict() | {"run_id": run_id})
         if alert:
-            from vigil.actions.alerts import breaker_hold_alert
-
             send_alerts(settings, run_date, run_id, [breaker_hold_alert(decision.to_dict(), run_id)],
                         role="transformer")
         if decision.holds_night:
@@ -373,17 +367,14 @@ def _held(breakers_out: dict | None) -> list[str]:
 def publish_night(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
     """Copy publish_candidate into publish in one transaction (vigil.store.publish) and log it, with the
     actions the breakers hold tonight (`breakers_out`: check_breakers' result)."""
-    from vigil.gates import breakers
-    from vigil.store.publish import publish
-
     held = _held(breakers_out)
     if breakers.is_held(held, breakers.PUBLISH):  # check_breakers raised already; never publish past it
         fields = breakers.BreakerDecision.__dataclass_fields__
         raise breakers.BreakerHold(breakers.BreakerDecision(**{k: v for k, v in breakers_out.items() if k in fields}))
     url = settings.warehouse_for("transformer")
     tables = publish(url)
-    breakers.append_audit(url, run_date=run_date, event="published", actor="vigil",
-                          details={"run_id": run_id, "tables": tables, "held": held})
+    append_audit(Warehouse.open(url), run_date=run_date, event="published", actor=SERVICE_ACTOR,
+                 details={"run_id": run_id, "tables": tables, "held": held})
     return {"date": run_date.isoformat(), "tables": tables, "held": held}
 
 
@@ -391,9 +382,6 @@ def publish_night(settings: Settings, run_date: dt.date, run_id: str, breakers_o
 def close_revocations(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
     """Close the tickets tonight's IAM snapshot shows done (the account disabled or gone), unless a
     breaker holds it (a stuck account list is no evidence that anything was done)."""
-    from vigil.gates.breakers import CLOSE_TICKETS, is_held
-    from vigil.actions.tickets import close_tickets
-
     if is_held(_held(breakers_out), CLOSE_TICKETS):
         return {"date": run_date.isoformat(), "held": True,
                 "warnings": ["close tickets HELD by the breakers: no ticket closed tonight"]}
@@ -403,9 +391,6 @@ def close_revocations(settings: Settings, run_date: dt.date, run_id: str, breake
 @timed_step
 def issue_tickets(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
     """Create tonight's revocation tickets from `publish` with their outbox rows (one transaction)."""
-    from vigil.gates.breakers import REVOCATION_TICKETS, is_held
-    from vigil.actions.tickets import create_tickets
-
     if is_held(_held(breakers_out), REVOCATION_TICKETS):
         return {"date": run_date.isoformat(), "held": True,
                 "warnings": ["revocation tickets HELD by the breakers: no ticket created tonight"]}
@@ -426,8 +411,6 @@ def undelivered_warnings(created: dict) -> list[str]:
 @timed_step
 def deliver(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     """Send what the outbox holds (resumable; each ticket effectively once)."""
-    from vigil.actions.tickets import deliver_tickets
-
     return {"date": run_date.isoformat(),
             **deliver_tickets(settings.warehouse_for("dispatcher"), settings.delivery_config, out=Path(settings.out), run_id=run_id)}
 
@@ -440,9 +423,6 @@ def nightly_alerts(settings: Settings, run_date: dt.date, run_id: str, *, create
     access still open) and from delivery (dead-lettered tickets); each is sent once, however often
     the night reruns. Kinds a breaker holds are not sent (they go out on the rerun after
     `vigil approve`); how many of each is in the audit log."""
-    from vigil.gates import breakers
-    from vigil.actions.alerts import dead_letter_alert, derive_alerts, overdue_ticket_alerts, refused_tickets_alert
-
     held = _held(breakers_out)
     alerts, withheld = [], {}
     for a in derive_alerts(settings.warehouse_for("dispatcher"), run_date, run_id):
@@ -452,9 +432,9 @@ def nightly_alerts(settings: Settings, run_date: dt.date, run_id: str, *, create
             alerts.append(a)
     warnings = []
     if withheld:
-        breakers.append_audit(settings.warehouse_for("dispatcher"), run_date=run_date, event="alerts_held",
-                              actor="vigil", details={"run_id": run_id, "held": held,
-                                                      "alerts": {k: sorted(v) for k, v in withheld.items()}})
+        append_audit(Warehouse.open(settings.warehouse_for("dispatcher")), run_date=run_date, event="alerts_held",
+                     actor=SERVICE_ACTOR, details={"run_id": run_id, "held": held,
+                                                   "alerts": {k: sorted(v) for k, v in withheld.items()}})
         warnings.append("alerts HELD by the breakers until approved: "
                         + ", ".join(f"{len(v)} {k}" for k, v in sorted(withheld.items())))
     refused = list((created or {}).get("refused") or [])
@@ -473,8 +453,6 @@ def send_alerts(settings: Settings, run_date: dt.date, run_id: str, alerts: list
                 role: str = "dispatcher") -> dict:
     """Dispatch alerts (written to <out>/alerts/<D>/, sent per config/alerting; each alert once).
     The gates and breakers send theirs as the transformer (their step's role), the rest as the dispatcher."""
-    from vigil.actions.alerts import dispatch_alerts
-
     return dispatch_alerts(settings.warehouse_for(role), alerts, run_date=run_date, run_id=run_id, out=Path(settings.out),
                            config_path=settings.alerting_config)
 
@@ -487,9 +465,6 @@ def build_models(settings: Settings, run_date: dt.date, *, full_refresh: bool = 
     last build, unless vigil.store.incremental.plan_build finds a reason to rebuild them whole (a rerun,
     a backfill, a reloaded earlier night, a changed project, an unfinished last build) or
     ``full_refresh`` asks for it."""
-    from vigil.store import incremental
-    from vigil.build.dbt_runner import DBT_PROJECT_DIR, run_dbt
-
     url = settings.warehouse_for("transformer")
     wh = Warehouse.open(url)
     with wh.transaction() as con:  # dbt's sources must exist even before the first delivery of a table
@@ -612,11 +587,10 @@ def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = N
 def _run_lock(settings: Settings, run_date: dt.date):
     """One run per DuckDB warehouse at a time (vigil.store.warehouse.hold_run_lock). PostgreSQL takes
     concurrent sessions; its loads and publish are transactions."""
-    from vigil.config import is_postgres_url
-
-    if is_postgres_url(settings.warehouse):
+    where = settings.warehouse_url
+    if where.is_postgres:
         return contextlib.nullcontext()
-    return hold_run_lock(Path(settings.warehouse), run_date)
+    return hold_run_lock(where.path, run_date)
 
 
 def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSummary, report: Reporter, *,
@@ -697,8 +671,6 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
         summary.status = "published"
         summary.failed_step = None
     except Exception as exc:  # reported, not swallowed: the CLI exits non-zero with this message
-        from vigil.gates.breakers import BreakerHold
-
         log.debug("run failed", exc_info=True)
         summary.error = str(exc)
         summary.status = "held" if isinstance(exc, BreakerHold) else "busy" if isinstance(exc, WarehouseBusy) \
@@ -747,7 +719,3 @@ def write_summary(settings: Settings, summary: RunSummary) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     return path
-
-
-def feeds_tables() -> dict[str, list[str]]:
-    return {feed: [t.name for t in TABLES_BY_FEED[feed]] for feed in FEEDS}

@@ -44,7 +44,7 @@ def _ledger(url: str) -> list[dict]:
     wh = Warehouse.open(url)
     with wh.connection() as con:
         cols = ("alert_id", "kind", "subject_id", "run_date", "status", "collapsed_into", "payload")
-        rows = wh._fetchall(con, f"SELECT {', '.join(cols)} FROM audit.alerts_sent ORDER BY alert_id")
+        rows = wh.fetchall(con, f"SELECT {', '.join(cols)} FROM audit.alerts_sent ORDER BY alert_id")
     return [dict(zip(cols, r)) for r in rows]
 
 

@@ -233,14 +233,14 @@ def _pipeline_alerts(run_id: str) -> list[Alert]:
 def _ledger_rows(url: str) -> list[tuple]:
     wh = Warehouse.open(url)
     with wh.connection() as con:
-        return wh._fetchall(con, "SELECT alert_id, status, collapsed_into, teams, destinations, payload "
+        return wh.fetchall(con, "SELECT alert_id, status, collapsed_into, teams, destinations, payload "
                                  "FROM audit.alerts_sent ORDER BY alert_id")
 
 
 def _deliveries(url: str) -> list[tuple]:
     wh = Warehouse.open(url)
     with wh.connection() as con:
-        return wh._fetchall(con, "SELECT alert_id, team, channel FROM audit.alert_deliveries ORDER BY 1, 2, 3")
+        return wh.fetchall(con, "SELECT alert_id, team, channel FROM audit.alert_deliveries ORDER BY 1, 2, 3")
 
 
 def _parts(msg) -> dict[str, str]:

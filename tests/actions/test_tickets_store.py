@@ -50,7 +50,7 @@ def drop_config(tmp_path):
 def _schemas(url: str) -> set[str]:
     wh = Warehouse.open(url)
     with wh.connection() as con:
-        return {r[0] for r in wh._fetchall(con, "SELECT DISTINCT table_schema FROM information_schema.tables")}
+        return {r[0] for r in wh.fetchall(con, "SELECT DISTINCT table_schema FROM information_schema.tables")}
 
 
 # --------------------------------------------------------------------------- ids and grouping
@@ -497,13 +497,12 @@ def test_every_state_change_is_audited_with_its_evidence(url, tmp_path, drop_con
 
 
 def test_audit_log_upgrades_the_breakers_table_and_stays_append_only(url):
-    from vigil.gates.breakers import append_audit
-    from vigil.gates.breakers import ensure_audit_log as breakers_ensure
+    from vigil.store.audit import append_audit
 
     wh = Warehouse.open(url)
     with wh.transaction() as con:
-        breakers_ensure(wh, con)  # the older, 6-column table
-    old = append_audit(url, run_date=D, event="breaker_released", actor="A. Officer", details={"fingerprint": "f"})
+        ensure_audit_log(wh, con)
+    old = append_audit(wh, run_date=D, event="breaker_released", actor="A. Officer", details={"fingerprint": "f"})
     with wh.transaction() as con:
         ensure_audit_log(wh, con)
         ensure_audit_log(wh, con)  # idempotent

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-import vigil.gates.breakers
 from vigil.gates.breakers import approve, decide, evaluate
+from vigil.store.audit import append_audit
 from vigil.store.warehouse import Warehouse
 
 D = dt.date(2026, 3, 6)
@@ -56,11 +56,17 @@ def _tickets(n: int) -> list[dict]:
     return [{"kind": "leaver_access", "employee_id": f"L{i}", "system": "AD", "ticket_id": f"t{i}"} for i in range(n)]
 
 
+#: How many tickets the planner below plans (the ticket plan is tested on its own, in tests/actions).
+PLANNED = {"tickets": 0}
+
+
+def planner(wh, con, run_date, schema):
+    return _tickets(PLANNED["tickets"])
+
+
 def _warehouse(tmp_path, monkeypatch, yesterday_active: int, today_active: int, planned: int) -> str:
     """Raw rosters for Y and D; the ticket plan (vigil.actions.tickets, tested on its own) has `planned` tickets."""
-    import vigil.gates.breakers
-
-    monkeypatch.setattr(vigil.gates.breakers, "planned_revocations", lambda url, date, schema="publish_candidate": _tickets(planned))
+    PLANNED["tickets"] = planned
     url = str(tmp_path / "wh.duckdb")
     wh = Warehouse.open(url)
     with wh.transaction() as con:
@@ -76,16 +82,16 @@ def _warehouse(tmp_path, monkeypatch, yesterday_active: int, today_active: int, 
 
 def test_truncated_roster_holds_from_the_raw_partitions(tmp_path, monkeypatch):
     url = _warehouse(tmp_path, monkeypatch, yesterday_active=1000, today_active=400, planned=0)  # 40% of yesterday's actives
-    d = evaluate(url, D)
+    d = evaluate(url, D, planner=planner)
     assert d.status == "hold" and (d.yesterday_active, d.today_active) == (1000, 400)
 
 
 def test_approve_records_who_and_why_and_releases_the_night(tmp_path, monkeypatch):
     url = _warehouse(tmp_path, monkeypatch, yesterday_active=100, today_active=100, planned=30)
-    assert evaluate(url, D).status == "hold"
+    assert evaluate(url, D, planner=planner).status == "hold"
     with pytest.raises(ValueError, match="reason"):
-        approve(url, D, reason=" ", by="A. Officer")
-    released = approve(url, D, reason="year-end contract expiries, checked with HR", by="A. Officer")
+        approve(url, D, reason=" ", by="A. Officer", planner=planner)
+    released = approve(url, D, reason="year-end contract expiries, checked with HR", by="A. Officer", planner=planner)
     assert released.status == "released" and released.approval["approved_by"] == "A. Officer"
     import duckdb
 
@@ -94,9 +100,9 @@ def test_approve_records_who_and_why_and_releases_the_night(tmp_path, monkeypatc
     con.close()
     assert rows == [("breaker_released", "A. Officer", D)]
     with pytest.raises(ValueError, match="not held"):
-        approve(url, D, reason="again", by="B")
-    monkeypatch.setattr(vigil.gates.breakers, "planned_revocations", lambda url, date, schema="publish_candidate": _tickets(31))
-    assert evaluate(url, D).status == "hold"  # a different plan is not what was approved
+        approve(url, D, reason="again", by="B", planner=planner)
+    PLANNED["tickets"] = 31
+    assert evaluate(url, D, planner=planner).status == "hold"  # a different plan is not what was approved
 
 
 # ----------------------------------------------------------------------------- scope: what each breaker holds
@@ -283,12 +289,12 @@ def test_evaluate_reads_the_staleness_evidence_from_the_load_ledger(tmp_path, mo
             _ledger_row(con, feed, table, Y, stale=False, extracted_at=f"{D}T01:00:00+00:00")
         _ledger_row(con, "crm", "clients", D, stale=True, extracted_at=f"{D}T01:00:00+00:00")
         _ledger_row(con, "hr", "employees", D, stale=True, extracted_at=f"{D + dt.timedelta(days=1)}T01:00:00+00:00")
-    d = evaluate(url, D)
+    d = evaluate(url, D, planner=planner)
     assert d.status == "hold" and d.held == ["alert:departure_risk_high", "alert:handover_overdue"]
     assert [t["breaker"] for t in d.trips] == ["stale crm/clients"]
     assert "extracted_at did not advance" in d.reasons[0]
     assert len(d.warnings) == 1 and d.warnings[0].startswith("hr/employees is byte-identical")
-    released = approve(url, D, reason="CRM frozen for migration weekend", by="A. Officer")
+    released = approve(url, D, reason="CRM frozen for migration weekend", by="A. Officer", planner=planner)
     assert released.status == "released" and released.held == []
     con = duckdb.connect(url, read_only=True)
     [(details,)] = con.execute("SELECT details FROM audit.audit_log WHERE event = 'breaker_released'").fetchall()
@@ -313,14 +319,13 @@ def test_a_ledger_from_before_the_evidence_columns_is_upgraded(tmp_path, engine,
         with wh.transaction() as con:
             wh.ensure_raw_schema(con)
     with wh.connection() as con:
-        assert wh._fetchall(con, "SELECT feed, extracted_at, source_watermark, as_of FROM raw._vigil_loads") == [
+        assert wh.fetchall(con, "SELECT feed, extracted_at, source_watermark, as_of FROM raw._vigil_loads") == [
             ("hr", None, None, None)]
 
 
 def test_the_review_pack_says_which_nights_a_breaker_held_in_part(tmp_path):
     """Runs sheet: a night published under a narrow hold is 'published, part held by a breaker'
     until its approval's rerun publishes it whole."""
-    from vigil.gates.breakers import append_audit
     from vigil.reports import Quarter
     from vigil.reports.data import ReviewData, _Reader, _runs
 
@@ -332,7 +337,7 @@ def test_the_review_pack_says_which_nights_a_breaker_held_in_part(tmp_path):
               D + dt.timedelta(days=1): [("published", {"run_id": "d", "held": []})]}
     for night, events in nights.items():
         for event, details in events:
-            append_audit(url, run_date=night, event=event, actor="vigil", details=details)
+            append_audit(Warehouse.open(url), run_date=night, event=event, actor="vigil", details=details)
     data = ReviewData(Quarter.parse("2026Q1"), dt.date(2026, 3, 31), False, "duckdb", "r", dt.datetime.now(), None,
                       False)
     wh = Warehouse.open(url)
@@ -356,3 +361,60 @@ def test_vigil_plan_prints_what_each_breaker_holds_and_what_goes_out(capsys):
     _print_decision(night(today=300))
     out = " ".join(capsys.readouterr().out.split())
     assert "goes out tonight: nothing" in out
+
+
+# --------------------------------------------------------------------------- the pipeline's check: one connection
+
+
+def _candidate_night(tmp_path, yesterday_active: int, today_active: int):
+    """Raw rosters for Y and D and an empty ticket plan (publish_candidate with no leaver exposure)."""
+    from vigil.config import Settings
+
+    url = str(tmp_path / "wh.duckdb")
+    wh = Warehouse.open(url)
+    with wh.transaction() as con:
+        wh.ensure_raw_schema(con)
+        for date, n in ((Y, yesterday_active), (D, today_active)):
+            con.execute("INSERT INTO raw.hr__employees (employee_id, status, _feed_date) "
+                        "SELECT 'E' || lpad(CAST(i AS VARCHAR), 4, '0'), 'active', %s FROM range(%s) t(i)", (date, n))
+        con.execute("CREATE SCHEMA publish_candidate")
+        for table in ("pub_leaver_access_exposure", "pub_notice_restrictions"):
+            con.execute(f"CREATE TABLE publish_candidate.{table} (employee_id VARCHAR, system VARCHAR, "
+                        f"account_id VARCHAR, entitlement VARCHAR, as_of_date DATE)")
+        con.execute("CREATE TABLE publish_candidate.pub_leaver_entitlements (system VARCHAR, account_id VARCHAR, "
+                    "entitlement VARCHAR)")
+    return Settings(warehouse=url, out=tmp_path / "out", mode="demo")
+
+
+def _count_connections(monkeypatch) -> list[int]:
+    from vigil.store.warehouse import DuckDBWarehouse
+
+    opened = []
+    real = DuckDBWarehouse.connect
+
+    def counting(self, *args, **kwargs):
+        opened.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDBWarehouse, "connect", counting)
+    return opened
+
+
+@pytest.mark.parametrize("today, holds", [(80, False), (79, True)])  # a drop of 20% passes, 21% holds
+def test_check_breakers_plans_measures_and_records_on_one_connection(tmp_path, monkeypatch, today, holds):
+    from vigil.gates.breakers import BreakerHold
+    from vigil.pipeline import check_breakers
+
+    settings = _candidate_night(tmp_path, yesterday_active=100, today_active=today)
+    opened = _count_connections(monkeypatch)
+    if holds:
+        with pytest.raises(BreakerHold):
+            check_breakers(settings, D, "run-1", alert=False)
+    else:
+        assert check_breakers(settings, D, "run-1", alert=False)["status"] == "pass"
+    assert len(opened) == 1
+    wh = Warehouse.open(settings.warehouse)
+    with wh.connection() as con:
+        events = wh.fetchall(con, "SELECT event, actor, run_id FROM audit.audit_log") \
+            if "audit.audit_log" in wh.list_tables(con, ("audit",)) else []
+    assert events == ([("breaker_hold", "vigil", "run-1")] if holds else [])  # a pass records nothing

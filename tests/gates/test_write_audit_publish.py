@@ -15,6 +15,7 @@ from fixtures.demo import approve_held_night
 
 from fixtures.postgres import PG_ADMIN_DSN
 from vigil import pipeline
+from vigil.actions.tickets.store import plan_new_tickets
 from vigil.gates.breakers import evaluate
 from vigil.cli import main as vigil
 from vigil.pipeline import run_nightly
@@ -124,7 +125,7 @@ def test_mass_termination_holds_until_approved_and_tickets_equal_the_plan(night)
     assert published(s) == before and not tickets_dir(s, day).exists()
     [alert] = alerts_of(s, day)
     assert alert["kind"] == "breaker_hold"
-    decision = evaluate(s.warehouse, day)
+    decision = evaluate(s.warehouse, day, planner=plan_new_tickets)
     for key in ("yesterday_active", "today_active", "planned_revocations", "revocation_threshold"):
         assert alert["facts"][key] == decision.to_dict()[key], key
     assert decision.today_active < 0.8 * decision.yesterday_active
@@ -135,7 +136,7 @@ def test_mass_termination_holds_until_approved_and_tickets_equal_the_plan(night)
     assert Warehouse.open(s.warehouse).table_checksums(("publish", "tickets", "audit")) == plan_before  # no side effects
     from vigil.gates.breakers import plan
 
-    planned, held = plan(s.warehouse, day)
+    planned, held = plan(s.warehouse, day, planner=plan_new_tickets)
     assert held.status == "hold" and len(planned) == held.planned_revocations
 
     assert vigil(["approve", "--date", day.isoformat(), "--reason", "restructuring announced", "--by", "C. Officer",

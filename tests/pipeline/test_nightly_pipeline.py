@@ -79,7 +79,7 @@ def test_rerunning_a_night_leaves_every_table_byte_identical(built):
     assert after.pop(incremental.STATE_TABLE)[0] == before.pop(incremental.STATE_TABLE)[0] + 1
     assert after == before
     with wh.connection() as con:
-        [(run_date, full_refresh, reason)] = wh._fetchall(
+        [(run_date, full_refresh, reason)] = wh.fetchall(
             con, f"SELECT run_date, full_refresh, reason FROM {incremental.STATE_TABLE} ORDER BY started_at DESC LIMIT 1")
     assert run_date == LAST and not full_refresh and "nothing new to fold" in reason
 

@@ -34,7 +34,7 @@ def test_publish_copies_every_candidate_table_and_replaces_last_nights_rows(ware
     assert publish(warehouse_url)["a_exposure"] == 1
     wh = Warehouse.open(warehouse_url)
     with wh.connection() as con:
-        assert wh._fetchall(con, "SELECT id, n FROM publish.a_exposure") == [("z", 3)]
+        assert wh.fetchall(con, "SELECT id, n FROM publish.a_exposure") == [("z", 3)]
 
 
 def test_a_failure_part_way_leaves_every_published_table_as_it_was(warehouse_url):

@@ -25,7 +25,8 @@ import pytest
 from fixtures.nights import D, TEST_KEY, write_night
 
 from fixtures.postgres import fresh_database
-from vigil.store.roles import ROLES, apply_roles, needs_ddl, role_grants, role_url
+from vigil.store.ddl import needs_ddl
+from vigil.store.roles import ROLES, apply_roles, role_grants, role_url
 
 pytestmark = [pytest.mark.postgres]
 
@@ -189,13 +190,18 @@ def test_role_url_keeps_the_database_and_quotes_the_password():
 def test_settings_warehouse_for_a_role(monkeypatch):
     from vigil.config import Settings
 
-    pg = Settings(warehouse="postgresql://admin@db/vigil")
-    monkeypatch.delenv("VIGIL_WAREHOUSE_URL_LOADER", raising=False)
+    base = {"VIGIL_WAREHOUSE": "postgresql://admin@db/vigil", "VIGIL_MODE": "demo"}
+    pg = Settings.from_env(base)
     assert pg.warehouse_for("loader") == pg.warehouse  # not set: the warehouse itself
-    monkeypatch.setenv("VIGIL_WAREHOUSE_URL_LOADER", "postgresql://vigil_loader:pw@db/vigil")
+    pg = Settings.from_env(base | {"VIGIL_WAREHOUSE_URL_LOADER": "postgresql://vigil_loader:pw@db/vigil"})
     assert pg.warehouse_for("loader") == "postgresql://vigil_loader:pw@db/vigil"
     assert pg.warehouse_for("transformer") == pg.warehouse  # only the role that is set
-    duck = Settings(warehouse="/data/vigil.duckdb")
+    assert "vigil_loader:pw" not in repr(pg)  # the role URLs hold passwords
+    # Read once, with the rest of the settings: a later change of the environment changes nothing.
+    monkeypatch.setenv("VIGIL_WAREHOUSE_URL_TRANSFORMER", "postgresql://vigil_transformer@db/vigil")
+    assert pg.warehouse_for("transformer") == pg.warehouse
+    duck = Settings.from_env(base | {"VIGIL_WAREHOUSE": "/data/vigil.duckdb",
+                                     "VIGIL_WAREHOUSE_URL_LOADER": "postgresql://vigil_loader:pw@db/vigil"})
     assert duck.warehouse_for("loader") == "/data/vigil.duckdb"  # DuckDB has no roles
     with pytest.raises(ValueError):
         pg.warehouse_for("admin")  # a typo never falls back to the admin URL silently
@@ -397,10 +403,9 @@ def test_the_nightly_pipeline_runs_with_every_step_as_its_role(pg_url, tmp_path,
 
     # One Settings, as a deployment has: each step must pick its role's URL itself (warehouse_for).
     # The base URL is the reporter's, which may write nothing: a step that ignored its role fails.
-    for role in ("loader", "transformer", "dispatcher"):
-        monkeypatch.setenv(f"VIGIL_WAREHOUSE_URL_{role.upper()}", role_url(pg_url, role))
     settings = Settings(landing=str(landing), warehouse=role_url(pg_url, "reporter"), out=tmp_path / "out",
-                        mode="production", pseudonymisation_key=TEST_KEY, delivery_config=config)
+                        mode="production", pseudonymisation_key=TEST_KEY, delivery_config=config,
+                        role_urls={role: role_url(pg_url, role) for role in ("loader", "transformer", "dispatcher")})
 
     run_id = "roles-test"
     extracted = {f: pipeline.extract_feed(settings, f, D, run_id) for f in FEEDS}

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from vigil.config import project_dir
+from vigil.config import ConfigError, WarehouseUrl, project_dir
+from vigil.store.warehouse import lock_wait_seconds
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ DBT_PROJECT_DIR: Path = Path(
 #: Node statuses in run_results.json that mean the node failed (warn and skipped do not).
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
-_POSTGRES_SCHEMES = ("postgresql", "postgres")
 #: dbt commands that reject --target-path (they get DBT_TARGET_PATH in the environment instead).
 _NO_TARGET_PATH_COMMANDS = frozenset({"debug", "deps", "init"})
 _OUTPUT_TAIL_LINES = 40
@@ -56,11 +56,6 @@ _DBT_FLAGS_ENV = {
 # --------------------------------------------------------------------------- environment
 
 
-def _is_postgres_url(warehouse: str) -> bool:
-    scheme = warehouse.split("://", 1)[0].lower() if "://" in warehouse else ""
-    return scheme.split("+", 1)[0] in _POSTGRES_SCHEMES
-
-
 def dbt_env(warehouse: str) -> dict[str, str]:
     """The ``VIGIL_*`` environment variables profiles.yml reads, for a warehouse.
 
@@ -69,11 +64,12 @@ def dbt_env(warehouse: str) -> dict[str, str]:
     ``postgresql+psycopg://``; ``?sslmode=...`` is honoured). The result contains the password of
     a PostgreSQL URL: pass it to a subprocess' environment, never print it.
     """
-    warehouse = str(warehouse).strip()
-    if not warehouse:
-        raise ValueError("warehouse is empty: expected a DuckDB file path or a postgresql:// URL")
-    if _is_postgres_url(warehouse):
-        parts = urlsplit(warehouse)
+    try:
+        where = WarehouseUrl.parse(warehouse)  # the one parser of warehouse URLs (vigil.config)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    if where.is_postgres:
+        parts = urlsplit(where.dsn)
         dbname = unquote(parts.path.lstrip("/"))
         user = unquote(parts.username) if parts.username else _default_user()
         env = {
@@ -88,17 +84,11 @@ def dbt_env(warehouse: str) -> dict[str, str]:
         if sslmode:
             env["VIGIL_PG_SSLMODE"] = sslmode[-1]
         return env
-    if "://" in warehouse:
-        scheme, rest = warehouse.split("://", 1)
-        if scheme.lower() != "duckdb":
-            raise ValueError(f"unsupported warehouse URL scheme {scheme!r}: use a DuckDB path or postgresql://")
-        # SQLAlchemy's convention: duckdb:///relative.db, duckdb:////absolute/path.db
-        warehouse = (rest[1:] if rest.startswith("/") else rest) or ":memory:"
-    if warehouse == ":memory:":
+    if str(where.path) == ":memory:":
         raise ValueError("an in-memory DuckDB cannot be shared with dbt's process: use a file")
     return {
         "VIGIL_DBT_TARGET": "duckdb",
-        "VIGIL_DUCKDB_PATH": str(Path(warehouse).expanduser().resolve()),
+        "VIGIL_DUCKDB_PATH": str(where.path.expanduser().resolve()),
     }
 
 
@@ -312,8 +302,6 @@ def _die_with_parent_hook():
 
 
 def _lock_wait() -> float:
-    from vigil.store.warehouse import lock_wait_seconds
-
     return lock_wait_seconds()
 
 

@@ -29,12 +29,18 @@ import datetime as dt
 import hashlib
 import json
 import math
-import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from vigil.store.audit import AUDIT_LOG, AUDIT_SCHEMA, append_audit_events
-from vigil.store.audit import ensure_audit_log as _ensure_audit_log
+from vigil.ingest.contract import STUCK_EXTRACT_SENTINELS
+from vigil.store.audit import AUDIT_LOG, AUDIT_SCHEMA, append_audit
 from vigil.store.warehouse import LEDGER, Warehouse
+
+#: Plans the tickets night D would create, on an open connection: (wh, con, run_date, schema) -> ticket
+#: documents. The actions layer owns ticket planning (vigil.actions.tickets.store.plan_new_tickets);
+#: the callers above (pipeline, cli) pass it in, so the gates never import the actions they hold.
+Planner = Callable[[Warehouse, Any, dt.date, str], list[dict]]
 
 
 class BreakerHold(RuntimeError):
@@ -156,10 +162,8 @@ def stale_snapshots(wh: Warehouse, con, run_date: dt.date) -> dict[str, dict]:
         return {}
     cols = ("feed_date", "source_sha256", "row_count", "stale", "extracted_at", "source_watermark", "as_of")
     out = {}
-    from vigil.ingest.contract import STUCK_EXTRACT_SENTINELS
-
     for feed, table in sorted(STUCK_EXTRACT_SENTINELS):
-        rows = wh._fetchall(
+        rows = wh.fetchall(
             con, f"SELECT {', '.join(cols)} FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date <= %s "
                  f"ORDER BY feed_date DESC LIMIT 1000", (feed, table, run_date))
         found = staleness(run_date, [dict(zip(cols, r)) for r in rows])
@@ -278,60 +282,56 @@ def _action_order(action: str) -> tuple:
 
 def _active_count(wh: Warehouse, con, feed_date: dt.date) -> int:
     statuses = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
-    return wh._fetchall(
+    return wh.fetchall(
         con, f"SELECT count(*) FROM raw.hr__employees WHERE _feed_date = %s AND status IN ({statuses})", (feed_date,)
     )[0][0]
-
-
-def planned_revocations(warehouse_url: str, run_date: dt.date, schema: str = "publish_candidate") -> list[dict]:
-    """The tickets tonight would create (vigil.actions.tickets.plan_tickets: new tickets only; a ticket
-    already issued on an earlier night is not planned again), without side effects."""
-    from vigil.actions.tickets import plan_tickets
-
-    return plan_tickets(warehouse_url, run_date, "plan", schema=schema)
 
 
 def _plan_key(tickets: list[dict]) -> list[tuple]:
     return sorted((t["kind"], t["employee_id"], t["system"], t["ticket_id"]) for t in tickets)
 
 
+def measure(wh: Warehouse, con, run_date: dt.date, *, tickets: list[dict]) -> BreakerDecision:
+    """The breakers' decision for night D, read on the caller's connection: the raw rosters, the load
+    ledger's staleness evidence, the latest approval, and `tickets` (the planned revocations)."""
+    today = _active_count(wh, con, run_date)
+    prev = wh.scalar(con, "SELECT max(_feed_date) FROM raw.hr__employees WHERE _feed_date < %s", (run_date,))
+    yesterday = _active_count(wh, con, prev) if prev else None
+    return decide(run_date, today_active=today, yesterday_active=yesterday, yesterday_date=prev,
+                  planned=_plan_key(tickets), approval=latest_approval(wh, con, run_date),
+                  stale=stale_snapshots(wh, con, run_date))
+
+
 def evaluate(warehouse_url: str, run_date: dt.date, schema: str = "publish_candidate", *,
-             tickets: list[dict] | None = None) -> BreakerDecision:
-    if tickets is None:
-        tickets = planned_revocations(warehouse_url, run_date, schema)
+             tickets: list[dict] | None = None, planner: Planner | None = None) -> BreakerDecision:
+    """measure() on a connection of its own; the planned tickets are `tickets`, or what `planner` plans."""
+    if tickets is None and planner is None:
+        raise TypeError("evaluate needs the planned tickets (tickets=) or a planner (planner=)")
     wh = Warehouse.open(warehouse_url)
     with wh.connection() as con:
-        today = _active_count(wh, con, run_date)
-        prev = wh._fetchall(
-            con, "SELECT max(_feed_date) FROM raw.hr__employees WHERE _feed_date < %s", (run_date,)
-        )[0][0]
-        yesterday = _active_count(wh, con, prev) if prev else None
-        approval = latest_approval(wh, con, run_date)
-        stale = stale_snapshots(wh, con, run_date)
-    return decide(run_date, today_active=today, yesterday_active=yesterday, yesterday_date=prev,
-                  planned=_plan_key(tickets), approval=approval, stale=stale)
+        if tickets is None:
+            tickets = planner(wh, con, run_date, schema)
+        return measure(wh, con, run_date, tickets=tickets)
 
 
-def plan(warehouse_url: str, run_date: dt.date, schema: str = "publish_candidate") -> tuple[list[dict], BreakerDecision]:
+def plan(warehouse_url: str, run_date: dt.date, schema: str = "publish_candidate", *,
+         planner: Planner) -> tuple[list[dict], BreakerDecision]:
     """`vigil plan`: the tickets night D would create and the breakers' decision; writes nothing."""
     wh = Warehouse.open(warehouse_url)
     with wh.connection() as con:
-        built = wh._fetchall(con, f"SELECT max(as_of_date) FROM {schema}.pub_leaver_access_exposure") \
-            if f"{schema}.pub_leaver_access_exposure" in wh.list_tables(con, (schema,)) else [(None,)]
-    if built[0][0] not in (None, run_date):
-        raise ValueError(f"the candidate tables were built for {built[0][0]}, not {run_date}: run the night first")
-    tickets = planned_revocations(warehouse_url, run_date, schema)
-    return tickets, evaluate(warehouse_url, run_date, schema, tickets=tickets)
-
-
-def ensure_audit_log(wh: Warehouse, con) -> None:
-    _ensure_audit_log(wh, con)
+        exposure = f"{schema}.pub_leaver_access_exposure"
+        built = wh.scalar(con, f"SELECT max(as_of_date) FROM {exposure}") \
+            if exposure in wh.list_tables(con, (schema,)) else None
+        if built not in (None, run_date):
+            raise ValueError(f"the candidate tables were built for {built}, not {run_date}: run the night first")
+        tickets = planner(wh, con, run_date, schema)
+        return tickets, measure(wh, con, run_date, tickets=tickets)
 
 
 def latest_approval(wh: Warehouse, con, run_date: dt.date) -> dict | None:
     if f"{AUDIT_LOG}" not in set(wh.list_tables(con, (AUDIT_SCHEMA,))):
         return None
-    rows = wh._fetchall(
+    rows = wh.fetchall(
         con,
         f"SELECT details FROM {AUDIT_LOG} WHERE run_date = %s AND event = 'breaker_released' "
         f"ORDER BY occurred_at DESC LIMIT 1",
@@ -340,24 +340,12 @@ def latest_approval(wh: Warehouse, con, run_date: dt.date) -> dict | None:
     return json.loads(rows[0][0]) if rows else None
 
 
-def append_audit(warehouse_url: str, *, run_date: dt.date | None, event: str, actor: str, details: dict,
-                 run_id: str | None = None) -> str:
-    """Append one event to the audit log (append-only: nothing here updates or deletes)."""
-    wh = Warehouse.open(warehouse_url)
-    event_id = str(uuid.uuid4())
-    with wh.transaction() as con:
-        ensure_audit_log(wh, con)
-        append_audit_events(wh, con, [{"event_id": event_id, "run_date": run_date, "event": event, "actor": actor,
-                                       "details": details, "run_id": run_id or details.get("run_id")}])
-    return event_id
-
-
-def approve(warehouse_url: str, run_date: dt.date, *, reason: str, by: str) -> BreakerDecision:
+def approve(warehouse_url: str, run_date: dt.date, *, reason: str, by: str, planner: Planner) -> BreakerDecision:
     """Release a held night: records who, why, and exactly what they saw (every tripped breaker's
     measured values; the approval releases that and nothing worse or different)."""
     if not reason.strip() or not by.strip():
         raise ValueError("an approval needs a reason and the name of the person approving")
-    decision = evaluate(warehouse_url, run_date)
+    decision = evaluate(warehouse_url, run_date, planner=planner)
     if decision.status != "hold":
         raise ValueError(f"{run_date} is not held (breakers: {decision.status}); nothing to approve")
     details = {
@@ -368,5 +356,5 @@ def approve(warehouse_url: str, run_date: dt.date, *, reason: str, by: str) -> B
         "trips": [{"breaker": t["breaker"], "measured": t["measured"]} for t in decision.trips],
         "released": decision.held,
     }
-    append_audit(warehouse_url, run_date=run_date, event="breaker_released", actor=by, details=details)
-    return evaluate(warehouse_url, run_date)
+    append_audit(Warehouse.open(warehouse_url), run_date=run_date, event="breaker_released", actor=by, details=details)
+    return evaluate(warehouse_url, run_date, planner=planner)

@@ -29,6 +29,8 @@ from pathlib import Path
 import yaml
 
 from vigil.ingest.contract import FEEDS, TABLES, Table, table
+from vigil.ingest.importers import (ContractCsvWriter, ImportResult, ImportSourceError, check_target, csv_records,
+                                    publish, staging_folder, write_manifest)
 
 #: Date formats a mapping may declare (explicitly, per file): token -> (regex, group order y, m, d).
 DATE_FORMATS: dict[str, tuple[re.Pattern, tuple[int, int, int]]] = {
@@ -175,8 +177,6 @@ def apply_mapping(mapping: SourceMapping | str | Path, export_dir: str | Path, l
 
     Raises ImportSourceError (file, line, column) for an export it cannot map, TargetExistsError when
     the folder already holds a delivery and overwrite is False; nothing is written then."""
-    from vigil.ingest.importers import ImportResult, check_target, publish, staging_folder, write_manifest
-
     if not isinstance(mapping, SourceMapping):
         mapping = load_mapping(mapping)
     export_dir, landing = Path(export_dir), Path(landing)
@@ -198,8 +198,6 @@ def apply_mapping(mapping: SourceMapping | str | Path, export_dir: str | Path, l
 
 
 def _map_table(rule: TableRule, path: Path, out: Path):
-    from vigil.ingest.importers import ContractCsvWriter, ImportSourceError, csv_records
-
     if not path.is_file():
         raise ImportSourceError(path, f"no such file (the mapping's 'file' of table {rule.table.name!r})")
     pattern, (yi, mi, di) = DATE_FORMATS[rule.date_format]

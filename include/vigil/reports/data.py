@@ -30,6 +30,7 @@ from pathlib import Path
 
 from vigil.reports.quarter import Quarter
 from vigil.store.warehouse import Warehouse
+from vigil.build.dbt_runner import DBT_PROJECT_DIR
 
 #: Comma-separated viewer roles allowed to see usernames next to account ids (default: none).
 IDENTIFIED_ROLES_ENV = "VIGIL_REVIEW_IDENTIFIED_ROLES"
@@ -176,16 +177,13 @@ def last_published_night(warehouse_url: str, quarter: Quarter) -> dt.date | None
     with wh.connection() as con:
         if "publish.pub_review_findings" not in set(wh.list_tables(con, ("publish",))):
             return None
-        rows = wh._fetchall(con, "SELECT max(snapshot_date) FROM publish.pub_review_findings "
-                                 "WHERE snapshot_date BETWEEN %s AND %s", (quarter.start, quarter.end))
-    return _d(rows[0][0]) if rows else None
+        return _d(wh.scalar(con, "SELECT max(snapshot_date) FROM publish.pub_review_findings "
+                                 "WHERE snapshot_date BETWEEN %s AND %s", (quarter.start, quarter.end)))
 
 
 def dbt_vars() -> dict:
     """The policy vars of dbt_project.yml (the project the warehouse was built with)."""
     import yaml
-
-    from vigil.build.dbt_runner import DBT_PROJECT_DIR
 
     path = Path(DBT_PROJECT_DIR) / "dbt_project.yml"
     if not path.exists():
@@ -197,8 +195,6 @@ def kpi_definitions() -> dict[str, dict[str, dict]]:
     """kpi -> period_type -> the row of the seed kpi_targets (target, direction, amber_band, unit,
     formula, numerator, denominator): the one source of the KPI definitions the pack prints."""
     import csv
-
-    from vigil.build.dbt_runner import DBT_PROJECT_DIR
 
     path = Path(DBT_PROJECT_DIR) / "seeds" / "risk" / "kpi_targets.csv"
     if not path.exists():
@@ -234,7 +230,7 @@ def test_data_evidence(*, out: Path | None = None, landing: str | os.PathLike | 
 
 
 class _Reader:
-    """One read-only connection; %s placeholders on both engines; rows as dicts."""
+    """One read-only connection: which tables are there, and the warehouse's row readers on it."""
 
     def __init__(self, wh: Warehouse, con):
         self.wh, self.con = wh, con
@@ -244,19 +240,13 @@ class _Reader:
         return all(t in self.tables for t in tables)
 
     def rows(self, sql: str, params=()) -> list[tuple]:
-        return [tuple(r) for r in self.wh._fetchall(self.con, sql, tuple(params))]
+        return self.wh.fetchall(self.con, sql, params)
 
     def dicts(self, sql: str, params=()) -> list[dict]:
-        cur = self.con.execute(sql, tuple(params))
-        desc = getattr(cur, "description", None)
-        if desc is None:  # vigil's DuckDB cursor wrapper
-            desc = cur.raw.description
-        names = [d[0] for d in desc]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return self.wh.rows(self.con, sql, params)
 
     def scalar(self, sql: str, params=()):
-        rows = self.rows(sql, params)
-        return rows[0][0] if rows else None
+        return self.wh.scalar(self.con, sql, params)
 
 
 def _d(value) -> dt.date | None:

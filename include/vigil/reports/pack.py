@@ -11,6 +11,8 @@ from pathlib import Path
 
 from vigil.reports.data import gather, test_data_evidence
 from vigil.reports.quarter import Quarter
+from vigil.reports.pdf import write_pdf
+from vigil.reports.xlsx import write_xlsx
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,6 @@ def build_review_pack(warehouse_url: str, quarter: str, *, out: Path, run_id: st
     on its cover, every page and its About sheet. ``generated_at`` (default: now) is the time the
     pack states it was built, and the PDF's and the workbook's creation date.
     """
-    from vigil.reports.pdf import write_pdf
-    from vigil.reports.xlsx import write_xlsx
-
     q = Quarter.parse(quarter)
     started = time.perf_counter()
     data = gather(warehouse_url, q, run_id=run_id, viewer_role=viewer_role, generated_at=generated_at,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from vigil.store.ddl import needs_ddl
 
 AUDIT_SCHEMA = "audit"
 AUDIT_LOG = f"{AUDIT_SCHEMA}.audit_log"
@@ -43,19 +44,19 @@ EXTRA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ticket_id", "VARCHAR"),
 )
 COLUMNS: tuple[str, ...] = tuple(name for name, _ in BASE_COLUMNS + EXTRA_COLUMNS)
+#: Who appends the pipeline's own events (breaker holds, publishes, discarded raw partitions).
+SERVICE_ACTOR = "vigil"
 
 
 def ensure_audit_log(wh, con) -> None:
     """Create audit.audit_log, or add the lifecycle columns to an older one (idempotent)."""
-    from vigil.store.roles import needs_ddl
-
     if needs_ddl(con, AUDIT_LOG):  # else made by vigil.store.roles: a least-privilege role runs no DDL
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {AUDIT_SCHEMA}")
         columns = ",\n    ".join(f"{name} {ddl}" for name, ddl in BASE_COLUMNS + EXTRA_COLUMNS)
         con.execute(f"CREATE TABLE IF NOT EXISTS {AUDIT_LOG} (\n    {columns}\n)")
     present = {
         r[0]
-        for r in wh._fetchall(
+        for r in wh.fetchall(
             con,
             "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
             (AUDIT_SCHEMA, "audit_log"),
@@ -116,7 +117,7 @@ def append_audit_events(wh, con, events: list[dict]) -> int:
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
         existing.update(
-            r[0] for r in wh._fetchall(
+            r[0] for r in wh.fetchall(
                 con, f"SELECT event_id FROM {AUDIT_LOG} WHERE event_id IN ({', '.join(['%s'] * len(chunk))})",
                 tuple(chunk),
             )
@@ -136,3 +137,20 @@ def append_audit_events(wh, con, events: list[dict]) -> int:
             tuple(v for r in chunk for v in r),
         )
     return len(fresh)
+
+
+def append_audit(wh, *, run_date: dt.date | None, event: str, actor: str, details: dict, run_id: str | None = None,
+                 con=None) -> str:
+    """Append one event to the audit log; returns its event_id. `wh`: an open Warehouse; `con`: the
+    caller's transaction on it (else one of its own). Append-only: nothing here updates or deletes."""
+    event_id = str(uuid.uuid4())
+    row = {"event_id": event_id, "run_date": run_date, "event": event, "actor": actor, "details": details,
+           "run_id": run_id or details.get("run_id")}
+    if con is not None:
+        ensure_audit_log(wh, con)
+        append_audit_events(wh, con, [row])
+        return event_id
+    with wh.transaction() as own:
+        ensure_audit_log(wh, own)
+        append_audit_events(wh, own, [row])
+    return event_id

@@ -70,7 +70,7 @@ def project_fingerprint(project_dir: Path, extra_vars: dict | None = None) -> st
 
 def raw_fingerprint(wh: Warehouse, con, through: dt.date) -> str:
     """sha256 of the load ledger's rows for every partition dated on or before ``through``."""
-    rows = wh._fetchall(
+    rows = wh.fetchall(
         con,
         f"SELECT feed, table_name, feed_date, source_sha256 FROM {LEDGER} WHERE feed_date <= %s "
         f"ORDER BY feed, table_name, feed_date",
@@ -83,7 +83,7 @@ def raw_fingerprint(wh: Warehouse, con, through: dt.date) -> str:
 
 
 def _last_build(wh: Warehouse, con) -> tuple | None:
-    rows = wh._fetchall(
+    rows = wh.fetchall(
         con,
         f"SELECT run_date, project_fingerprint, raw_fingerprint, finished_at FROM {STATE_TABLE} "
         f"ORDER BY started_at DESC LIMIT 1",
@@ -96,7 +96,7 @@ def plan_build(wh: Warehouse, run_date: dt.date, project_fp: str) -> BuildPlan:
     with wh.transaction() as con:
         # Checked first: PostgreSQL wants CREATE on the database even for CREATE SCHEMA IF NOT EXISTS,
         # and the transformer role only owns the schema (include/vigil/store/migrations/001_roles.sql).
-        if not wh._fetchall(con, "SELECT 1 FROM information_schema.schemata WHERE schema_name = 'intermediate'"):
+        if not wh.fetchall(con, "SELECT 1 FROM information_schema.schemata WHERE schema_name = 'intermediate'"):
             con.execute("CREATE SCHEMA intermediate")
         con.execute(STATE_DDL)
         last = _last_build(wh, con)

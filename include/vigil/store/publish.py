@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from vigil.store.warehouse import PostgresWarehouse, Warehouse
+from vigil.store.warehouse import Warehouse
+from vigil.store.ddl import needs_ddl
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ PUBLISH_SCHEMA = "publish"
 def _columns(wh: Warehouse, con, schema: str, table: str) -> list[tuple[str, str]]:
     return [
         (name, dtype)
-        for name, dtype in wh._fetchall(
+        for name, dtype in wh.fetchall(
             con,
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
@@ -42,8 +43,6 @@ def publish(warehouse_url: str) -> dict[str, int]:
     wh = Warehouse.open(warehouse_url)
     published: dict[str, int] = {}
     with wh.transaction() as con:
-        from vigil.store.roles import needs_ddl
-
         if needs_ddl(con, PUBLISH_SCHEMA):  # else made by vigil.store.roles: a least-privilege role runs no DDL
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {PUBLISH_SCHEMA}")
         tables = candidate_tables(wh, con)
@@ -62,8 +61,8 @@ def publish(warehouse_url: str) -> dict[str, int]:
                 con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source} WHERE 1 = 0")
             con.execute(f"DELETE FROM {target}")
             con.execute(f"INSERT INTO {target} SELECT * FROM {source}")
-            published[table] = wh._fetchall(con, f"SELECT count(*) FROM {target}")[0][0]
-    if isinstance(wh, PostgresWarehouse):
+            published[table] = wh.fetchall(con, f"SELECT count(*) FROM {target}")[0][0]
+    if wh.is_postgres:
         # Fresh planner statistics before tonight's readers (tickets, alerts) join these tables:
         # without them a 300-row x 900k-row join was planned as a nested loop (34 s, docs/benchmarks.md).
         with wh.connection() as con:

@@ -27,6 +27,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from vigil.config import WarehouseUrl
+from vigil.store.audit import ensure_audit_log
+from vigil.store.warehouse import Warehouse
+
 log = logging.getLogger(__name__)
 
 #: pipeline role -> PostgreSQL role
@@ -54,10 +58,11 @@ def migrations() -> list[Path]:
 
 def ensure_fixed_tables(wh, con) -> None:
     """The tables the pipeline's roles are granted on, created by the code that owns their DDL."""
-    from vigil.actions.alerts.ledger import ensure_ledger
-    from vigil.store.audit import ensure_audit_log
-    from vigil.gates.quality.results import AUDIT_SCHEMA, RESULTS_DDL
-    from vigil.actions.tickets import ensure_ticket_tables
+    # upward on purpose, and only here: the migration creates the tables every layer owns, with each
+    # owner's own DDL (docs/architecture.md, "Layers and imports"); nothing above imports roles back.
+    from vigil.actions.alerts.ledger import ensure_ledger  # upward on purpose: see above
+    from vigil.gates.quality.results import AUDIT_SCHEMA, RESULTS_DDL  # upward on purpose: see above
+    from vigil.actions.tickets import ensure_ticket_tables  # upward on purpose: see above
 
     wh.ensure_raw_schema(con)
     ensure_audit_log(wh, con)
@@ -74,10 +79,7 @@ def apply_roles(admin_url: str, *, passwords: Mapping[str, str | None] | None = 
     LOGIN with it (``None``: LOGIN, password unchanged). Idempotent; safe to run concurrently with
     another database's migration on the same cluster.
     """
-    from vigil.config import is_postgres_url
-    from vigil.store.warehouse import Warehouse
-
-    if not is_postgres_url(admin_url):
+    if not WarehouseUrl.parse(admin_url).is_postgres:
         raise ValueError("least-privilege roles are for a PostgreSQL warehouse; the DuckDB file has no roles")
     logins = {_pg_role(k): v for k, v in (passwords or {}).items()}
     wh = Warehouse.open(admin_url)
@@ -134,27 +136,6 @@ def role_url(url: str, role: str, password: str | None = None) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def needs_ddl(con, *objects: str) -> bool:
-    """Should a step run its idempotent ``CREATE ... IF NOT EXISTS`` DDL for these objects?
-
-    ``objects``: relations as ``schema.name`` (tables, views, indexes) or bare schema names. Always
-    True on DuckDB (one file, no roles). On PostgreSQL only when one of them is missing:
-    PostgreSQL checks the privilege to create *before* it looks whether the object exists, so a
-    least-privilege role's no-op ``CREATE SCHEMA IF NOT EXISTS`` fails. Once the migration has
-    created them, a step skips its DDL and needs no more than its DML grants; a missing object
-    (a release added a table: rerun ``python -m vigil.store.roles``) still runs the DDL, which then says
-    what is missing.
-    """
-    if not type(con).__module__.startswith("psycopg"):
-        return True
-    relations = [o for o in objects if "." in o]
-    schemas = [o for o in objects if "." not in o]
-    return bool(con.execute(
-        "SELECT EXISTS (SELECT 1 FROM unnest(%s::text[]) AS r(name) WHERE to_regclass(r.name) IS NULL) "
-        "OR EXISTS (SELECT 1 FROM unnest(%s::text[]) AS s(name) WHERE to_regnamespace(s.name) IS NULL)",
-        (relations, schemas)).fetchall()[0][0])
-
-
 # --------------------------------------------------------------------------- catalogue
 
 
@@ -205,14 +186,10 @@ def role_grants(url: str, roles: Iterable[str] | None = None) -> set[tuple[str, 
            WHERE a.grantee <> d.defaclrole""",
     )
     found: set[tuple[str, str, str]] = set()
-    with psycopg.connect(_plain(url), autocommit=True) as con:
+    with psycopg.connect(WarehouseUrl.parse(url).dsn, autocommit=True) as con:
         for sql_text in queries:
             found.update((r, o, p) for r, o, p in con.execute(sql_text).fetchall() if r in names)
     return found
-
-
-def _plain(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://", 1)
 
 
 # --------------------------------------------------------------------------- command line

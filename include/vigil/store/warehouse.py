@@ -27,9 +27,11 @@ from pathlib import Path
 
 import duckdb
 
-from vigil.config import is_postgres_url
+from vigil.config import ConfigError, WarehouseUrl
 from vigil.ingest.contract import LINEAGE_COLUMNS, TABLES, TABLES_BY_FEED, Table, raw_table_ddl
 from vigil.ingest.reader import StagedTable
+from vigil.store.audit import ensure_audit_log
+from vigil.store.ddl import needs_ddl
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +90,6 @@ def lock_wait_seconds() -> float:
     except ValueError:
         value = -1.0
     if value < 0:
-        from vigil.config import ConfigError
-
         raise ConfigError(f"{LOCK_WAIT_ENV} must be a number of seconds >= 0, not {text!r}")
     return value
 
@@ -238,15 +238,40 @@ def _all_columns(t: Table) -> list[str]:
 
 
 class Warehouse:
-    """Common behaviour; subclasses provide connections and the bulk insert."""
+    """Common behaviour; subclasses provide connections and the bulk insert.
+
+    Every module reads through the row readers below (fetchall, rows, scalar; %s placeholders on
+    both engines) and asks `kind` when SQL must differ per engine, never the class."""
 
     url: str
+    kind: str  # "duckdb" | "postgres"
 
     @staticmethod
-    def open(url: str, *, memory_limit: str = "4GB", threads: int | None = None) -> Warehouse:
-        if is_postgres_url(url):
-            return PostgresWarehouse(url)
-        return DuckDBWarehouse(Path(url), memory_limit=memory_limit, threads=threads)
+    def open(url: str | WarehouseUrl, *, memory_limit: str = "4GB", threads: int | None = None) -> Warehouse:
+        parsed = url if isinstance(url, WarehouseUrl) else WarehouseUrl.parse(url)
+        if parsed.is_postgres:
+            return PostgresWarehouse(parsed.text)
+        return DuckDBWarehouse(parsed.path, memory_limit=memory_limit, threads=threads)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.kind == "postgres"
+
+    # Row readers -------------------------------------------------------------------------------
+    def fetchall(self, con, sql: str, params=()) -> list[tuple]:
+        """Every row of a query on `con` (a connection of this warehouse), as tuples."""
+        return [tuple(r) for r in con.execute(sql, tuple(params)).fetchall()]
+
+    def rows(self, con, sql: str, params=()) -> list[dict]:
+        """Every row of a query as a dict, keyed by the result's column names."""
+        cur = con.execute(sql, tuple(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def scalar(self, con, sql: str, params=()):
+        """The first column of the first row (None when there is no row)."""
+        found = self.fetchall(con, sql, params)
+        return found[0][0] if found else None
 
     # Subclass hooks --------------------------------------------------------------------------
     def connect(self):  # pragma: no cover - abstract
@@ -254,9 +279,6 @@ class Warehouse:
 
     def _bulk_insert(self, con, t: Table, staged: StagedTable, lineage: dict) -> None:  # pragma: no cover
         raise NotImplementedError
-
-    def _fetchall(self, con, sql: str, params=()) -> list[tuple]:
-        return con.execute(sql, params).fetchall()
 
     # Shared ------------------------------------------------------------------------------------
     def ensure_raw_schema(self, con) -> None:
@@ -270,7 +292,7 @@ class Warehouse:
 
     def _missing_ledger_columns(self, con) -> list[tuple[str, str]]:
         """Evidence columns a ledger made by an earlier release lacks (none for a new or missing ledger)."""
-        have = {r[0] for r in self._fetchall(
+        have = {r[0] for r in self.fetchall(
             con, "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
             (RAW_SCHEMA, LEDGER.split(".", 1)[1]))}
         return [(n, t) for n, t in LEDGER_EVIDENCE_COLUMNS if have and n not in have]
@@ -287,12 +309,12 @@ class Warehouse:
                 s = by_table.get(t.name)
                 if s is None:
                     continue
-                current = self._fetchall(
+                current = self.fetchall(
                     con,
                     f"SELECT source_sha256 FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date = %s",
                     (feed, t.name, date),
                 )
-                previous = self._fetchall(
+                previous = self.fetchall(
                     con,
                     f"SELECT source_sha256 FROM {LEDGER} WHERE feed = %s AND table_name = %s AND feed_date < %s "
                     f"ORDER BY feed_date DESC LIMIT 1",
@@ -333,7 +355,7 @@ class Warehouse:
         (the same file already loaded) are untouched. Returns the tables it removed a partition from."""
         removed: list[str] = []
         with self.transaction() as con:
-            loaded = self._fetchall(con, f"SELECT feed, table_name FROM {LEDGER} WHERE feed_date = %s AND run_id = %s "
+            loaded = self.fetchall(con, f"SELECT feed, table_name FROM {LEDGER} WHERE feed_date = %s AND run_id = %s "
                                          f"ORDER BY 1, 2", (date, run_id))
             for feed, table in loaded:
                 t = next(t for t in TABLES_BY_FEED[feed] if t.name == table)
@@ -369,7 +391,7 @@ class Warehouse:
 
     def list_tables(self, con, schemas: tuple[str, ...]) -> list[str]:
         placeholders = ", ".join(["%s"] * len(schemas))
-        rows = self._fetchall(
+        rows = self.fetchall(
             con,
             f"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ({placeholders}) "
             f"AND table_type = 'BASE TABLE' ORDER BY 1, 2",
@@ -382,6 +404,8 @@ class Warehouse:
 
 
 class DuckDBWarehouse(Warehouse):
+    kind = "duckdb"
+
     def __init__(self, path: Path, *, memory_limit: str = "4GB", threads: int | None = None):
         self.path = Path(path)
         self.url = str(path)
@@ -445,6 +469,10 @@ class _DuckDBCursor:
     def fetchall(self):
         return self.raw.fetchall()
 
+    @property
+    def description(self):
+        return self.raw.description
+
     def close(self):
         self.raw.close()
 
@@ -460,12 +488,11 @@ def configure_duckdb(con, *, memory_limit: str = "4GB", threads: int | None = No
 
 
 class PostgresWarehouse(Warehouse):
+    kind = "postgres"
+
     def __init__(self, url: str):
         self.url = url
-
-    @property
-    def dsn(self) -> str:
-        return self.url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://", 1)
+        self.dsn = WarehouseUrl.parse(url).dsn  # for psycopg: postgresql:// without a driver suffix
 
     def connect(self):
         import psycopg
@@ -494,8 +521,6 @@ class PostgresWarehouse(Warehouse):
             con.close()
 
     def ensure_raw_schema(self, con) -> None:
-        from vigil.store.roles import needs_ddl
-
         if not needs_ddl(con, LEDGER, REJECTED, *(f"{RAW_SCHEMA}.{t.raw_table}{suffix}" for t in TABLES
                                                   for suffix in ("", "__feed_date"))):
             if not self._missing_ledger_columns(con):
@@ -589,12 +614,12 @@ def require_warehouse(url: str, display: str | None = None) -> None:
     outbox and the breakers' history live in it), so creating one is always explicit (`vigil init`,
     `--create-warehouse`, Settings.create_warehouse)."""
     display = display or url
-    if is_postgres_url(url):
+    parsed = WarehouseUrl.parse(url)
+    if parsed.is_postgres:
         import psycopg
 
-        wh = PostgresWarehouse(url)
         try:
-            with psycopg.connect(wh.dsn, autocommit=True, connect_timeout=10) as con:
+            with psycopg.connect(parsed.dsn, autocommit=True, connect_timeout=10) as con:
                 found = con.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
                                     (RAW_SCHEMA,)).fetchall()
         except psycopg.OperationalError as exc:
@@ -604,7 +629,7 @@ def require_warehouse(url: str, display: str | None = None) -> None:
             raise WarehouseMissing(f"the PostgreSQL database {display} has no Vigil schemas (no schema "
                                    f"{RAW_SCHEMA}); " + _create_hint(display)) from None
         return
-    path = Path(url)
+    path = parsed.path
     if not path.is_file():
         raise WarehouseMissing(f"no warehouse at {path}: " + _create_hint(str(path)))
     try:
@@ -623,8 +648,6 @@ def require_warehouse(url: str, display: str | None = None) -> None:
 
 def init_warehouse(url: str) -> bool:
     """Create a new Vigil warehouse (the raw layer and the audit log); False when one was already there."""
-    from vigil.store.audit import ensure_audit_log
-
     try:
         require_warehouse(url)
         return False

@@ -53,7 +53,7 @@ def _date(value) -> dt.date:
 
 
 class _Reader:
-    """Runs SELECTs on either engine and returns dicts (column names from the cursor)."""
+    """The published tables of one schema: which are there, and SELECTs on them ({s}: the schema)."""
 
     def __init__(self, wh: Warehouse, con, schema: str):
         self.wh, self.con, self.schema = wh, con, schema
@@ -66,15 +66,7 @@ class _Reader:
         return not missing
 
     def rows(self, sql: str, params=()) -> list[dict]:
-        sql = sql.replace("{s}", self.schema)
-        raw = getattr(self.con, "raw", None)
-        if raw is not None:  # DuckDB
-            raw.execute(sql.replace("%s", "?"), list(params))
-            names = [c[0] for c in raw.description]
-            return [dict(zip(names, r)) for r in raw.fetchall()]
-        cur = self.con.execute(sql, params)
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return self.wh.rows(self.con, sql.replace("{s}", self.schema), params)
 
 
 def derive_alerts(warehouse_url: str, run_date: dt.date, run_id: str, *, schema: str = "publish",

@@ -19,6 +19,7 @@ its destinations has a delivery row.
 from __future__ import annotations
 
 import datetime as dt
+from vigil.store.ddl import needs_ddl
 
 AUDIT_SCHEMA = "audit"
 ALERTS_SENT = f"{AUDIT_SCHEMA}.alerts_sent"
@@ -56,8 +57,6 @@ CHUNK = 400
 
 
 def ensure_ledger(con) -> None:
-    from vigil.store.roles import needs_ddl
-
     if not needs_ddl(con, ALERTS_SENT, ALERT_DELIVERIES):
         return  # both there (vigil.store.roles made them): a least-privilege role runs no DDL
     for sql in LEDGER_DDL:
@@ -65,7 +64,7 @@ def ensure_ledger(con) -> None:
 
 
 def _select(wh, con, sql: str, params=()) -> list[dict]:
-    rows = wh._fetchall(con, sql, params)
+    rows = wh.fetchall(con, sql, params)
     return [dict(zip(LEDGER_COLUMNS, r)) for r in rows]
 
 
@@ -104,7 +103,7 @@ def delivered(wh, con, alert_ids: list[str]) -> set[tuple[str, str, str]]:
     ids = sorted(set(alert_ids))
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i:i + CHUNK]
-        out.update(tuple(r) for r in wh._fetchall(
+        out.update(tuple(r) for r in wh.fetchall(
             con, f"SELECT alert_id, team, channel FROM {ALERT_DELIVERIES} "
                  f"WHERE alert_id IN ({', '.join(['%s'] * len(chunk))})", tuple(chunk)))
     return out

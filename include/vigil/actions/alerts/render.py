@@ -17,49 +17,6 @@ SEVERITY_COLOURS = {"critical": "#8b0000", "high": "#c0392b", "medium": "#d68910
 TEAMS_COLOURS = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Default"}
 SLACK_HEADER_MAX = 150
 SLACK_SECTION_MAX = 3000
-#: JSON schema the chat payloads satisfy (the Slack subset Vigil uses: text + blocks).
-SLACK_SCHEMA = {
-    "type": "object",
-    "required": ["text", "blocks"],
-    "properties": {
-        "text": {"type": "string", "minLength": 1},
-        "blocks": {
-            "type": "array", "minItems": 1, "maxItems": 50,
-            "items": {
-                "type": "object", "required": ["type"],
-                "properties": {
-                    "type": {"enum": ["header", "section", "context", "divider"]},
-                    "text": {"type": "object", "required": ["type", "text"],
-                             "properties": {"type": {"enum": ["plain_text", "mrkdwn"]},
-                                            "text": {"type": "string", "maxLength": SLACK_SECTION_MAX}}},
-                    "elements": {"type": "array", "items": {"type": "object", "required": ["type", "text"]}},
-                },
-            },
-        },
-    },
-}
-TEAMS_SCHEMA = {
-    "type": "object",
-    "required": ["type", "attachments"],
-    "properties": {
-        "type": {"const": "message"},
-        "attachments": {
-            "type": "array", "minItems": 1,
-            "items": {
-                "type": "object", "required": ["contentType", "content"],
-                "properties": {
-                    "contentType": {"const": "application/vnd.microsoft.card.adaptive"},
-                    "content": {
-                        "type": "object", "required": ["type", "version", "body"],
-                        "properties": {"type": {"const": "AdaptiveCard"}, "version": {"type": "string"},
-                                       "body": {"type": "array", "minItems": 1,
-                                                "items": {"type": "object", "required": ["type"]}}},
-                    },
-                },
-            },
-        },
-    },
-}
 
 
 def fact_text(value) -> str:

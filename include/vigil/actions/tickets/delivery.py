@@ -43,9 +43,9 @@ from vigil.actions.tickets.channels.scim import ScimChannel
 from vigil.actions.tickets.channels.webhook import WebhookChannel
 from vigil.actions.tickets.config import DeliveryConfig, Policy, load_delivery_config
 from vigil.actions.tickets.store import (
-    ATTEMPT_COLUMNS, ATTEMPTS, OUTBOX, TICKETS, _audit_for, _insert, _rows, ensure_ticket_tables,
+    ATTEMPT_COLUMNS, ATTEMPTS, OUTBOX, REVISIONS, TICKETS, _audit_for, _insert, _rows, ensure_ticket_tables,
 )
-from vigil.store.warehouse import PostgresWarehouse, Warehouse
+from vigil.store.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class _Outcome:
 def _claim(wh: Warehouse, clock: _Clock, policy: Policy, limit: int) -> list[_Row]:
     now = clock()
     lease_until = now + dt.timedelta(seconds=policy.lease_seconds)
-    lock = " FOR UPDATE OF o SKIP LOCKED" if isinstance(wh, PostgresWarehouse) else ""
+    lock = " FOR UPDATE OF o SKIP LOCKED" if wh.is_postgres else ""
     with wh.transaction() as con:
         rows = _rows(
             wh, con,
@@ -121,8 +121,6 @@ def _documents(wh: Warehouse, con, ticket_ids: list[str]) -> dict[str, dict[str,
     """ticket_id -> {sha256 of a stored document: the document}: the ticket's first revision
     (tickets.tickets) and every later one (tickets.revisions). An outbox row names the revision
     it delivers by its payload_sha256; a hash found in neither was altered after it was queued."""
-    from vigil.actions.tickets.store import REVISIONS
-
     out: dict[str, dict[str, dict]] = {}
     ids = sorted(set(ticket_ids))
     has_revisions = "revisions" in {t.split(".", 1)[1] for t in wh.list_tables(con, ("tickets",))}
@@ -313,7 +311,7 @@ def _record_batch(wh: Warehouse, outcomes: list[_Outcome], run_id: str, now: dt.
 
 def _pending_targets(wh: Warehouse) -> list[str]:
     with wh.connection() as con:
-        return [r[0] for r in wh._fetchall(
+        return [r[0] for r in wh.fetchall(
             con, f"SELECT DISTINCT target FROM {OUTBOX} WHERE state IN ('pending', 'sending') ORDER BY 1")]
 
 
@@ -322,7 +320,7 @@ def outbox_counts(warehouse_url: str) -> dict[str, int]:
     with wh.connection() as con:
         if "outbox" not in {t.split(".", 1)[1] for t in wh.list_tables(con, ("tickets",))}:
             return {}
-        return {r[0]: r[1] for r in wh._fetchall(con, f"SELECT state, count(*) FROM {OUTBOX} GROUP BY state ORDER BY 1")}
+        return {r[0]: r[1] for r in wh.fetchall(con, f"SELECT state, count(*) FROM {OUTBOX} GROUP BY state ORDER BY 1")}
 
 
 def deliver_tickets(warehouse_url: str, config_path: Path | None, *, out: Path, run_id: str,

@@ -24,7 +24,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_ID = "https://vigil.example/schemas/tickets.schema.json"
+from vigil.build.dbt_runner import DBT_PROJECT_DIR
+
 DOCUMENT_VERSION = "vigil.revocation_ticket/1"
 
 LEAVER = "leaver_revocation"
@@ -125,8 +126,6 @@ def content_sha256(document: dict) -> str:
 def ticket_grace_days(project_dir: Path | None = None) -> int:
     """The policy's ticket grace (``vars.ticket_grace_days`` in dbt_project.yml, at least 1)."""
     import yaml
-
-    from vigil.build.dbt_runner import DBT_PROJECT_DIR
 
     path = Path(project_dir or DBT_PROJECT_DIR) / "dbt_project.yml"
     value = (yaml.safe_load(path.read_text()).get("vars") or {}).get(GRACE_VAR, 1)

@@ -24,7 +24,8 @@ from vigil.store.audit import append_audit_events, ensure_audit_log
 from vigil.actions.tickets import model
 from vigil.actions.tickets.config import DeliveryConfig, load_delivery_config
 from vigil.actions.tickets.files import atomic_write
-from vigil.store.warehouse import Warehouse, PostgresWarehouse
+from vigil.store.warehouse import Warehouse
+from vigil.store.ddl import needs_ddl
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +144,12 @@ PG_INDEXES = (
 
 def ensure_ticket_tables(wh: Warehouse, con) -> None:
     """Create schema ``tickets`` and its four tables (idempotent; CREATE ... IF NOT EXISTS)."""
-    from vigil.store.roles import needs_ddl
-
     indexes = [f"{SCHEMA}." + sql.split(" IF NOT EXISTS ")[1].split()[0] for sql in PG_INDEXES]
     if not needs_ddl(con, TICKETS, OUTBOX, ATTEMPTS, REVISIONS, *indexes):
         return  # all there (vigil.store.roles made them): a least-privilege role runs no DDL
     for sql in DDL:
         con.execute(sql)
-    if isinstance(wh, PostgresWarehouse):
+    if wh.is_postgres:
         for sql in PG_INDEXES:
             con.execute(sql)
 
@@ -160,13 +159,7 @@ def _now() -> dt.datetime:
 
 
 def _rows(wh: Warehouse, con, sql: str, params=()) -> list[dict]:
-    if isinstance(wh, PostgresWarehouse):
-        cur = con.execute(sql, params)
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
-    cur = con.raw.execute(sql.replace("%s", "?"), list(params))
-    names = [c[0] for c in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return wh.rows(con, sql, params)
 
 
 def _tables(wh: Warehouse, con, schema: str) -> set[str]:
@@ -284,8 +277,15 @@ def plan_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, schema: 
     """
     wh = Warehouse.open(warehouse_url)
     with wh.connection() as con:
-        cands = _candidates(wh, con, run_date, run_id, schema)
-        existing = _existing_by_group(wh, con, [c.group_key for c in cands])
+        return plan_new_tickets(wh, con, run_date, schema, run_id=run_id)
+
+
+def plan_new_tickets(wh: Warehouse, con, run_date: dt.date, schema: str = "publish_candidate", *,
+                     run_id: str = "plan") -> list[dict]:
+    """plan_tickets on a connection the caller holds (the breakers' check plans, measures and records
+    on one connection)."""
+    cands = _candidates(wh, con, run_date, run_id, schema)
+    existing = _existing_by_group(wh, con, [c.group_key for c in cands])
     new, _, _ = _classify(cands, existing)
     return [c.document for c in new]
 
@@ -441,7 +441,7 @@ def overdue_open_tickets(wh: Warehouse, con, run_date: dt.date) -> list[dict]:
     end_of_day = dt.datetime.combine(run_date, dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
     if "iam__accounts" not in _tables(wh, con, "raw"):
         return []
-    if not wh._fetchall(con, "SELECT count(*) FROM raw.iam__accounts WHERE _feed_date = %s", (run_date,))[0][0]:
+    if not wh.fetchall(con, "SELECT count(*) FROM raw.iam__accounts WHERE _feed_date = %s", (run_date,))[0][0]:
         return []
     rows = _rows(wh, con, f"SELECT ticket_id, status, due_by FROM {TICKETS} WHERE status IN ('sent', 'acknowledged') "
                           f"AND due_by <= %s ORDER BY ticket_id", (end_of_day,))
@@ -534,7 +534,7 @@ def close_tickets(warehouse_url: str, run_date: dt.date, *, now: dt.datetime | N
         ensure_audit_log(wh, con)
         if "iam__accounts" not in _tables(wh, con, "raw"):
             return {"run_date": run_date.isoformat(), "snapshot": False, "closed": 0, "still_open": 0, "ticket_ids": []}
-        has_snapshot = wh._fetchall(con, "SELECT count(*) FROM raw.iam__accounts WHERE _feed_date = %s", (run_date,))[0][0]
+        has_snapshot = wh.fetchall(con, "SELECT count(*) FROM raw.iam__accounts WHERE _feed_date = %s", (run_date,))[0][0]
         if not has_snapshot:
             return {"run_date": run_date.isoformat(), "snapshot": False, "closed": 0, "still_open": 0, "ticket_ids": []}
         open_tickets = _rows(wh, con, f"SELECT ticket_id, kind, system, payload, status FROM {TICKETS} "

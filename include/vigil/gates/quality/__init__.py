@@ -17,11 +17,11 @@ __all__ = ["ExpectationOutcome", "GateResult", "QualityGate", "QualityGateFailed
 def __getattr__(name: str):
     # Lazy, so `python -m vigil.gates.quality.suites` does not import the gate first.
     if name in ("QualityGate", "run_suites"):
-        from vigil.gates.quality import gate
+        from vigil.gates.quality import gate  # lazy: see above
 
         return getattr(gate, name)
     if name in ("ExpectationOutcome", "GateResult", "QualityGateFailed", "SuiteOutcome"):
-        from vigil.gates.quality import results
+        from vigil.gates.quality import results  # lazy: see above
 
         return getattr(results, name)
     raise AttributeError(f"module 'vigil.gates.quality' has no attribute {name!r}")

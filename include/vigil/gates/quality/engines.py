@@ -27,6 +27,8 @@ from great_expectations.compatibility.typing_extensions import override
 from great_expectations.datasource.fluent import SQLDatasource
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
+from vigil.config import WarehouseUrl
+
 
 def _release_duckdb_at_exit() -> None:
     """Free DuckDB's Python objects before the interpreter tears down.
@@ -121,14 +123,9 @@ def add_datasource(context, name: str, warehouse_url: str, *, memory_limit: str 
 
     DuckDB is opened read-only: validation never writes, and the file stays one writer's.
     """
-    from vigil.config import is_postgres_url
-
-    if is_postgres_url(warehouse_url):
-        url = warehouse_url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres://", "postgresql://", 1)
-        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-        return context.data_sources.add_postgres(name, connection_string=url)
-    from pathlib import Path
-
+    where = WarehouseUrl.parse(warehouse_url)
+    if where.is_postgres:
+        return context.data_sources.add_postgres(name, connection_string=where.sqlalchemy_url)
     try:
         import duckdb_engine  # noqa: F401 - the SQLAlchemy dialect GX needs for DuckDB
     except ImportError as exc:  # pragma: no cover - a dependency of the project
@@ -138,6 +135,6 @@ def add_datasource(context, name: str, warehouse_url: str, *, memory_limit: str 
         config["threads"] = int(threads)
     return context.data_sources.add_vigil_duckdb(
         name,
-        connection_string=f"duckdb:///{Path(warehouse_url).resolve()}",
+        connection_string=where.sqlalchemy_url,
         kwargs={"connect_args": {"read_only": True, "config": config}},
     )

@@ -34,7 +34,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.config import is_postgres_url
 from vigil.gates.quality.results import (
     AUDIT_SCHEMA,
     RESULT_COLUMNS,
@@ -53,6 +52,9 @@ from vigil.gates.quality.suites import (
     discover,
     load_json,
 )
+from vigil.store.warehouse import Warehouse
+from vigil.ingest.contract import TABLES
+from vigil.store.ddl import needs_ddl
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,7 @@ class QualityGate:
 
     def _make_context(self):
         _quiet_gx()
-        import great_expectations as gx
+        import great_expectations as gx  # heavy: great_expectations
         from great_expectations.data_context.types.base import (
             DataContextConfig,
             InMemoryStoreBackendDefaults,
@@ -168,18 +170,16 @@ class QualityGate:
         the ledger raw._vigil_loads (raw layer) for the row-count check.
         """
         started = time.perf_counter()
-        from vigil.store.warehouse import Warehouse
-
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}: one of {LAYERS}")
         refs = discover(layer, tables, self.suites_dir)
         if not refs:
             log.warning("no %s suites in %s: nothing to validate", layer, self.suites_dir)
         run_id = run_id or f"dq-{layer}-{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
-        engine = "postgresql" if is_postgres_url(warehouse_url) else "duckdb"
+        wh = Warehouse.open(warehouse_url, memory_limit=memory_limit, threads=threads)
+        engine = "postgresql" if wh.is_postgres else "duckdb"
         result = GateResult(run_id=run_id, run_date=run_date, layer=layer, engine=engine,
                             validations_dir=self.validations_dir)
-        wh = Warehouse.open(warehouse_url, memory_limit=memory_limit, threads=threads)
 
         # 1. prepare (write connection): results table, the night's batch views; what was delivered
         targets, skipped, counts = self._prepare(wh, layer, refs, run_date, schema, previous_counts)
@@ -222,17 +222,12 @@ class QualityGate:
 
     # ------------------------------------------------------------------------------ helpers
     def _prepare(self, wh, layer, refs, run_date, schema, previous_counts):
-        from vigil.ingest.contract import TABLES
-        from vigil.store.warehouse import PostgresWarehouse
-
         targets: dict[str, _Target] = {}
         skipped: dict[str, str] = {}
         counts: dict[str, int] = {}
         tables = sorted({r.table for r in refs})
-        postgres = isinstance(wh, PostgresWarehouse)
+        postgres = wh.is_postgres
         with wh.transaction() as con:
-            from vigil.store.roles import needs_ddl
-
             if needs_ddl(con, RESULTS_TABLE):  # else made by vigil.store.roles: a least-privilege role runs no DDL
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {AUDIT_SCHEMA}")
                 con.execute(RESULTS_DDL)
@@ -272,10 +267,10 @@ class QualityGate:
 
     def _validate(self, result: GateResult, warehouse_url, refs: list[SuiteRef], targets, params_by_table, run_date,
                   *, memory_limit, threads) -> list:
-        import great_expectations as gx
+        import great_expectations as gx  # heavy: great_expectations
         from great_expectations.core.run_identifier import RunIdentifier
 
-        from vigil.gates.quality.engines import add_datasource
+        from vigil.gates.quality.engines import add_datasource  # heavy: great_expectations
 
         ctx = self.context
         ds_name = "warehouse"  # removed again below: one datasource per run
@@ -315,11 +310,9 @@ class QualityGate:
     def _drop_batches(self, wh, layer: str, targets: dict) -> None:
         if layer != "raw" or not targets:
             return
-        from vigil.store.warehouse import PostgresWarehouse
-
         with wh.transaction() as con:
             for t in targets.values():
-                _drop_relation(con, t.relation, isinstance(wh, PostgresWarehouse))
+                _drop_relation(con, t.relation, wh.is_postgres)
 
     def _persist(self, wh, result: GateResult, suites: list[str]) -> int:
         if not suites:
@@ -338,7 +331,7 @@ class QualityGate:
         return len(rows)
 
     def _build_docs(self, validation_ids: list, suite_names: list[str]) -> Path:
-        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier  # heavy: great_expectations
 
         resources = [ExpectationSuiteIdentifier(name=n) for n in suite_names] + list(validation_ids)
         self.context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=resources or None)
@@ -347,7 +340,7 @@ class QualityGate:
 
 
 def _upsert_suite(ctx, data: dict):
-    import great_expectations as gx
+    import great_expectations as gx  # heavy: great_expectations
 
     suite = gx.ExpectationSuite(**{k: v for k, v in data.items()})
     try:
@@ -381,7 +374,7 @@ def _add_examples(outcome: SuiteOutcome, res, batch_definition, params: dict) ->
     The first pass asks GX for counts only (partial_unexpected_count 0): GX otherwise runs one more
     query per row-level expectation to list examples, a full scan each time when nothing is wrong.
     """
-    import great_expectations as gx
+    import great_expectations as gx  # heavy: great_expectations
 
     # Never for pseudonymisation checks: their offending values are exactly the PII that leaked.
     failing = {o.gx_id: o.expectation for o in outcome.expectations
@@ -601,7 +594,7 @@ def _make_offline(view) -> None:
 
 
 def _offline_views():
-    from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
+    from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView  # heavy: great_expectations
 
     class OfflinePageView(DefaultJinjaPageView):
         def __init__(self, *args, **kwargs) -> None:
