@@ -23,8 +23,8 @@ What it does:
    a subprocess) every 50 ms, and attributes the peak to the step running at that moment.
 
 Stages (pipeline steps grouped): extract (read + validate + pseudonymise + stage the four feeds),
-load, gates (audit raw + audit publish), dbt build, breakers+publish, tickets (close + create),
-delivery (to the SCIM server), report (alerts; the review pack is reported on its own line).
+freshness (dbt source freshness), load, gates (audit raw + audit publish), dbt build, breakers+publish,
+tickets (close + create), delivery (to the SCIM server), report (alerts; the review pack is reported on its own line).
 Rows/s of the data stages is the night's feed rows divided by the stage's wall time, so stages
 compare with each other and with the floor; the gates also get rows x expectations / s (the sum of
 every expectation's element_count over the gate's time).
@@ -63,11 +63,13 @@ ALL_STAGES = ("floor", "night1", "night2", "actions", "review")
 
 #: pipeline step name (vigil.pipeline.run_nightly) -> reported stage; unknown steps report under their own name.
 STAGE_OF = {
-    "extract": "extract", "load": "load", "audit raw": "gates", "audit publish": "gates", "dbt build": "dbt build",
+    "extract": "extract", "source freshness": "freshness", "load": "load", "audit raw": "gates", "audit publish": "gates",
+    "dbt build": "dbt build",
     "circuit breakers": "breakers+publish", "publish": "breakers+publish", "close tickets": "tickets",
     "create tickets": "tickets", "deliver tickets": "delivery", "alerts": "report",
 }
-STAGE_ORDER = ("extract", "load", "gates", "dbt build", "breakers+publish", "tickets", "delivery", "report")
+STAGE_ORDER = ("extract", "freshness", "load", "gates", "dbt build", "breakers+publish", "tickets", "delivery",
+               "report")
 
 # Issue 8's targets, evaluated where the run can say something about them.
 TARGET_MEDIUM_FIRST_NIGHT_S = 120
