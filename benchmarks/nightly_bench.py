@@ -1,9 +1,10 @@
 """The nightly benchmark (issue 8): demo feeds at a scale, two nights, per-stage time, rows/s, memory.
 
-    .venv/bin/vigil bench --scale small|medium|large|xl [--engine duckdb|postgresql] [--work DIR]
-                          [--nights N] [--keep] [--json PATH] [--stages floor,night1,night2,actions,review]
-                          [--no-append] [--markdown PATH] [--profile]
-    .venv/bin/python benchmarks/nightly_bench.py ...   (the same)
+    .venv/bin/python benchmarks/nightly_bench.py --scale small|medium|large|xl [--engine duckdb|postgresql]
+        [--work DIR] [--nights N] [--keep] [--json PATH] [--stages floor,night1,night2,actions,review]
+        [--no-append] [--markdown PATH] [--profile]
+
+A script of the source checkout (benchmarks/ is not part of the installed package), run by path.
 
 What it does:
 
@@ -697,7 +698,7 @@ def append_markdown(path: Path, r: dict) -> None:
 
 INTRO = """# Benchmarks
 
-`vigil bench` (benchmarks/nightly_bench.py) generates the demo feeds for a scale, runs the nightly
+benchmarks/nightly_bench.py generates the demo feeds for a scale, runs the nightly
 pipeline for a first and a second night (or --nights N) and reports per stage wall time, rows/s and peak memory,
 next to the floor (DuckDB reading every feed file once). Each run appends a section below.
 
@@ -741,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_arguments(p)
     args = p.parse_args(argv)
-    result = from_args(args)
+    result = from_args(args, say=lambda msg: print(f"  {msg}", flush=True))
     print(render_markdown(result))
     if result.get("json"):
         print(f"JSON: {result['json']}")
