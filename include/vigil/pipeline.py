@@ -651,7 +651,7 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
                 continue  # a sensor waits under Airflow only; --no-actions stops after publish
             for task_id, feed in s.instances():
                 inputs = [results[t] for ref in s.inputs for t in resolve(ref, feed)]
-                results[task_id] = step(s.label_for(feed), lambda: s.run(night, feed, *inputs), s.describe)
+                results[task_id] = step(s.label_for(feed), functools.partial(s.run, night, feed, *inputs), s.describe)
         summary.ok = True
         summary.status = "published"
         summary.failed_step = None
