@@ -47,12 +47,11 @@ import datetime as dt
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
+from vigil.config import Settings
 from vigil.steps import STEPS, Night, Step, resolve, upstream_of
 
 
 def _night() -> Night:
-    from vigil.config import Settings
-
     context = get_current_context()
     params = context.get("params") or {}
     run_date = (dt.date.fromisoformat(params["run_date"]) if params.get("run_date")
