@@ -1,6 +1,6 @@
 """The nightly DAG under a real Airflow: what Airflow adds to a night, and whether it grows with the data.
 
-`vigil bench` runs the pipeline's steps in one process, so it measures the data path alone. Issue 8's
+benchmarks/nightly_bench.py runs the pipeline's steps in one process, so it measures the data path alone. Issue 8's
 first target excludes "Airflow's fixed per-task overhead, which must not grow with the data"; this
 benchmark measures that overhead, at two or more scales, so that "fixed" is a measurement:
 
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scales", default="small,medium", help="comma-separated demo scales (default small,medium)")
     p.add_argument("--landing", action="append", default=[], metavar="SCALE=DIR",
-                   help="reuse demo feeds already generated for SCALE (e.g. a kept `vigil bench --work` folder's landing/)")
+                   help="reuse demo feeds already generated for SCALE (e.g. a kept `nightly_bench.py --work` folder's landing/)")
     p.add_argument("--work", type=Path, help="folder for feeds, warehouses and Airflow's home, kept afterwards")
     p.add_argument("--memory-limit", default=os.environ.get("VIGIL_DUCKDB_MEMORY_LIMIT", "4GB"))
     p.add_argument("--json", type=Path)

@@ -1,9 +1,10 @@
 """The nightly benchmark (issue 8): demo feeds at a scale, two nights, per-stage time, rows/s, memory.
 
-    .venv/bin/vigil bench --scale small|medium|large|xl [--engine duckdb|postgresql] [--work DIR]
-                          [--nights N] [--keep] [--json PATH] [--stages floor,night1,night2,actions,review]
-                          [--no-append] [--markdown PATH] [--profile]
-    .venv/bin/python benchmarks/nightly_bench.py ...   (the same)
+    .venv/bin/python benchmarks/nightly_bench.py --scale small|medium|large|xl [--engine duckdb|postgresql]
+        [--work DIR] [--nights N] [--keep] [--json PATH] [--stages floor,night1,night2,actions,review]
+        [--no-append] [--markdown PATH] [--profile]
+
+A script of the source checkout (benchmarks/ is not part of the installed package), run by path.
 
 What it does:
 
@@ -23,8 +24,8 @@ What it does:
    a subprocess) every 50 ms, and attributes the peak to the step running at that moment.
 
 Stages (pipeline steps grouped): extract (read + validate + pseudonymise + stage the four feeds),
-load, gates (audit raw + audit publish), dbt build, breakers+publish, tickets (close + create),
-delivery (to the SCIM server), report (alerts; the review pack is reported on its own line).
+freshness (dbt source freshness), load, gates (audit raw + audit publish), dbt build, breakers+publish,
+tickets (close + create), delivery (to the SCIM server), report (alerts; the review pack is reported on its own line).
 Rows/s of the data stages is the night's feed rows divided by the stage's wall time, so stages
 compare with each other and with the floor; the gates also get rows x expectations / s (the sum of
 every expectation's element_count over the gate's time).
@@ -63,11 +64,13 @@ ALL_STAGES = ("floor", "night1", "night2", "actions", "review")
 
 #: pipeline step name (vigil.pipeline.run_nightly) -> reported stage; unknown steps report under their own name.
 STAGE_OF = {
-    "extract": "extract", "load": "load", "audit raw": "gates", "audit publish": "gates", "dbt build": "dbt build",
+    "extract": "extract", "source freshness": "freshness", "load": "load", "audit raw": "gates", "audit publish": "gates",
+    "dbt build": "dbt build",
     "circuit breakers": "breakers+publish", "publish": "breakers+publish", "close tickets": "tickets",
     "create tickets": "tickets", "deliver tickets": "delivery", "alerts": "report",
 }
-STAGE_ORDER = ("extract", "load", "gates", "dbt build", "breakers+publish", "tickets", "delivery", "report")
+STAGE_ORDER = ("extract", "freshness", "load", "gates", "dbt build", "breakers+publish", "tickets", "delivery",
+               "report")
 
 # Issue 8's targets, evaluated where the run can say something about them.
 TARGET_MEDIUM_FIRST_NIGHT_S = 120
@@ -695,7 +698,7 @@ def append_markdown(path: Path, r: dict) -> None:
 
 INTRO = """# Benchmarks
 
-`vigil bench` (benchmarks/nightly_bench.py) generates the demo feeds for a scale, runs the nightly
+benchmarks/nightly_bench.py generates the demo feeds for a scale, runs the nightly
 pipeline for a first and a second night (or --nights N) and reports per stage wall time, rows/s and peak memory,
 next to the floor (DuckDB reading every feed file once). Each run appends a section below.
 
@@ -739,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_arguments(p)
     args = p.parse_args(argv)
-    result = from_args(args)
+    result = from_args(args, say=lambda msg: print(f"  {msg}", flush=True))
     print(render_markdown(result))
     if result.get("json"):
         print(f"JSON: {result['json']}")

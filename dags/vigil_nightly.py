@@ -36,7 +36,8 @@ night publishes and its revocations go out.
 * Configuration comes from `VIGIL_*` environment variables; the pseudonymisation key from
   `VIGIL_PSEUDONYMISATION_KEY` or the Airflow connection `vigil_pseudonymisation`.
 
-Logic lives in `vigil.pipeline` (the `include/` folder); this file only wires it.
+The steps, their order and which errors fail a task without retries are one list, `vigil.steps.STEPS`,
+which `vigil run` runs too; this file only turns it into tasks. Logic lives in `vigil.pipeline`.
 """
 
 from __future__ import annotations
@@ -44,37 +45,36 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
-from vigil.ingest.contract import FEEDS  # light: the contract is plain Python (no duckdb, no pandas)
+from vigil.config import Settings
+from vigil.steps import STEPS, Night, Step, resolve, upstream_of
 
 
-def _run_date() -> dt.date:
+def _night() -> Night:
     context = get_current_context()
-    override = (context.get("params") or {}).get("run_date")
-    if override:
-        return dt.date.fromisoformat(override)
-    return context["logical_date"].astimezone(dt.timezone.utc).date()
+    params = context.get("params") or {}
+    run_date = (dt.date.fromisoformat(params["run_date"]) if params.get("run_date")
+                else context["logical_date"].astimezone(dt.timezone.utc).date())
+    return Night(Settings.from_env(), run_date, context["run_id"], full_refresh=bool(params.get("full_refresh")),
+                 interval_end=context.get("data_interval_end") or context["logical_date"])
 
 
-def _run_id() -> str:
-    return get_current_context()["run_id"]
+def _callable(step: Step):
+    def run(feed: str | None = None, inputs: list | None = None):
+        """Run the step; an error the data will not outgrow on a retry fails the task at once."""
+        from airflow.sdk.exceptions import AirflowFailException
 
+        try:
+            from vigil.pipeline import run_step  # heavy (duckdb, dbt): imported when a task runs, not at parse time
 
-def _settings():
-    from vigil.config import Settings
-
-    return Settings.from_env()
-
-
-def _no_retry(fn, *errors):
-    """Call fn; errors the data will not outgrow on a retry fail the task at once."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    try:
-        return fn()
-    except errors as exc:
-        raise AirflowFailException(str(exc)) from exc
+            return run_step(step, _night(), feed, *(inputs or []))
+        except Exception as exc:
+            if step.retry_cannot_fix(exc):
+                raise AirflowFailException(str(exc)) from exc
+            raise
+    run.__name__ = step.task_id
+    return run
 
 
 @dag(
@@ -99,111 +99,16 @@ def _no_retry(fn, *errors):
     doc_md=__doc__,
 )
 def vigil_nightly():
-    @task
-    def source_freshness() -> dict:
-        from vigil.pipeline import check_source_freshness
-
-        return check_source_freshness(_settings(), _run_date())
-
-    @task.sensor(poke_interval=300, timeout=24 * 3600, mode="reschedule")
-    def wait(feed: str) -> bool:
-        from vigil.pipeline import FeedMissing, feed_deadline, wait_for_feed
-
-        settings = _settings()
-        context = get_current_context()
-        interval_end = context.get("data_interval_end") or context["logical_date"]
-        deadline = feed_deadline(interval_end, settings.feed_wait_seconds)
-        return _no_retry(lambda: wait_for_feed(settings, feed, _run_date(), deadline), FeedMissing)
-
-    @task
-    def extract(feed: str) -> dict:
-        from vigil.pipeline import extract_feed
-        from vigil.ingest.reader import FeedError
-
-        return _no_retry(lambda: extract_feed(_settings(), feed, _run_date(), _run_id()), FeedError)
-
-    @task
-    def load(extracted: dict) -> dict:
-        from vigil.pipeline import load_feed
-
-        return load_feed(_settings(), extracted)
-
-    @task
-    def audit_raw() -> dict:
-        from vigil.pipeline import audit_raw as run_audit
-        from vigil.gates.quality import QualityGateFailed
-
-        return _no_retry(lambda: run_audit(_settings(), _run_date(), _run_id()), QualityGateFailed)
-
-    @task
-    def dbt_build() -> dict:
-        from vigil.pipeline import build_models
-
-        return build_models(_settings(), _run_date(),
-                            full_refresh=bool((get_current_context().get("params") or {}).get("full_refresh")))
-
-    @task
-    def audit_publish() -> dict:
-        from vigil.pipeline import audit_publish as run_audit
-        from vigil.gates.quality import QualityGateFailed
-
-        return _no_retry(lambda: run_audit(_settings(), _run_date(), _run_id()), QualityGateFailed)
-
-    @task
-    def check_breakers() -> dict:
-        from vigil.gates.breakers import BreakerHold
-        from vigil.pipeline import check_breakers as run_breakers
-
-        return _no_retry(lambda: run_breakers(_settings(), _run_date(), _run_id()), BreakerHold)
-
-    # Each action gets the breakers' decision: what it holds tonight (vigil.gates.breakers.SCOPES).
-    @task
-    def publish(decision: dict) -> dict:
-        from vigil.pipeline import publish_night
-
-        return publish_night(_settings(), _run_date(), _run_id(), decision)
-
-    @task
-    def close_tickets(decision: dict) -> dict:
-        from vigil.pipeline import close_revocations
-
-        return close_revocations(_settings(), _run_date(), _run_id(), decision)
-
-    @task
-    def create_tickets(decision: dict) -> dict:
-        from vigil.pipeline import issue_tickets
-
-        return issue_tickets(_settings(), _run_date(), _run_id(), decision)
-
-    @task
-    def deliver_tickets() -> dict:
-        from vigil.pipeline import deliver
-
-        return deliver(_settings(), _run_date(), _run_id())
-
-    @task
-    def send_alerts(created: dict, delivered: dict, decision: dict) -> dict:
-        from vigil.pipeline import nightly_alerts
-
-        return nightly_alerts(_settings(), _run_date(), _run_id(), created=created, delivered=delivered,
-                              breakers_out=decision)
-
-    freshness = source_freshness()
-    waits = {feed: wait.override(task_id=f"wait_{feed}")(feed) for feed in FEEDS}
-    extracts = {feed: extract.override(task_id=f"extract_{feed}")(feed) for feed in FEEDS}
-    for feed in FEEDS:
-        waits[feed] >> extracts[feed]
-    loads = [load.override(task_id=f"load_{feed}")(extracts[feed]) for feed in FEEDS]
-    for ld in loads:
-        ld.set_upstream(list(extracts.values()))  # nothing loads until every feed has passed
-        # Freshness reads what earlier nights loaded, so it ends before tonight's first write; it
-        # runs beside the waits and extracts (which never open the warehouse) instead of before them:
-        # its dbt start-up is then off the night's critical path.
-        ld.set_upstream(freshness)
-    decision = check_breakers()
-    created, delivered = create_tickets(decision), deliver_tickets()
-    chain(*loads, audit_raw(), dbt_build(), audit_publish(), decision, publish(decision), close_tickets(decision),
-          created, delivered, send_alerts(created, delivered, decision))
+    tasks = {}
+    for step in STEPS:
+        decorate = task.sensor(poke_interval=300, timeout=24 * 3600, mode="reschedule") if step.sensor else task
+        for task_id, feed in step.instances():
+            # Results travel as XCom: a step's inputs are the results of the steps it names.
+            inputs = [tasks[t] for ref in step.inputs for t in resolve(ref, feed)]
+            tasks[task_id] = decorate(_callable(step)).override(task_id=task_id)(feed, inputs)
+    for step in STEPS:
+        for task_id, feed in step.instances():
+            tasks[task_id].set_upstream([tasks[t] for t in sorted(upstream_of(step, feed))])
 
 
 vigil_nightly()

@@ -11,7 +11,6 @@
     vigil review --quarter 2026Q1                   the quarterly review pack (PDF + XLSX)
     vigil import cfpb FILE --landing DIR [--as-of YYYY-MM-DD]
     vigil import mapped EXPORT_DIR --mapping FILE --landing DIR --date YYYY-MM-DD
-    vigil bench --scale small|medium|large|xl [--engine duckdb|postgresql]   the nightly benchmark (docs/benchmarks.md)
 
 Every command accepts the settings flags (--landing, --warehouse, --out, ...; or VIGIL_* variables);
 its --help lists the ones it uses. Only `vigil init` and `vigil run/backfill --create-warehouse`
@@ -45,7 +44,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from vigil.config import ConfigError, Settings, project_dir
+from vigil.config import ConfigError, Settings
 from vigil.ingest.contract import FEEDS
 from vigil.ingest.importers import MANIFEST, ImportSourceError, TargetExistsError
 from vigil.ingest.importers.cfpb import import_cfpb
@@ -205,38 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--landing", type=Path, required=True, help="writes <landing>/<feed>/<D>/")
     q.add_argument("--date", type=_date, required=True, dest="as_of", help="date folder D (the business day the export describes)")
     q.add_argument("--force", action="store_true", help="replace an existing <feed>/<D>/ delivery")
-
-    p = sub.add_parser("bench", help="benchmark two (or --nights N) nights at a demo scale: per-stage time, rows/s, memory, floor")
-    if _bench_module() is not None:  # a source checkout; an installed wheel has no benchmarks/
-        _bench_module().add_arguments(p)
     return parser
-
-
-def _bench_module():
-    """benchmarks/nightly_bench.py from the source tree (benchmarks/ is not part of the package)."""
-    import importlib.util
-
-    path = project_dir() / "benchmarks" / "nightly_bench.py"
-    if not path.exists():
-        return None
-    if "vigil_nightly_bench" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("vigil_nightly_bench", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["vigil_nightly_bench"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["vigil_nightly_bench"]
-
-
-def cmd_bench(args) -> int:
-    bench = _bench_module()
-    if bench is None:
-        raise UsageError("vigil bench runs from a source checkout (benchmarks/nightly_bench.py was not found)")
-    result = bench.from_args(args, say=lambda msg: console.print(f"  {msg}"))
-    console.print(bench.render_markdown(result))
-    for key in ("json", "markdown"):
-        if result.get(key):
-            console.print(f"{key}: {result[key]}")
-    return 0
 
 
 def cmd_init(args) -> int:
@@ -634,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"init": cmd_init, "demo-data": cmd_demo_data, "run": cmd_run, "backfill": cmd_backfill,
                 "status": cmd_status, "import": cmd_import, "plan": cmd_plan, "approve": cmd_approve,
-                "deliver": cmd_deliver, "review": cmd_review, "bench": cmd_bench}
+                "deliver": cmd_deliver, "review": cmd_review}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -1,11 +1,12 @@
 """The nightly pipeline's steps, as plain functions.
 
-The Airflow DAG calls each step as one task; `vigil run` calls the same steps in-process, in the
-same order. Steps take and return JSON-serialisable values, so they travel through XCom unchanged.
+The night's steps and their order are one list, vigil.steps.STEPS (also STEPS here): the Airflow DAG
+makes each step a task, `vigil run` (run_nightly) calls them in-process in that order. Steps take and
+return JSON-serialisable values, so they travel through XCom unchanged.
 
-    extract_feed (x4, no warehouse access) -> load_feed (x4, one writer at a time) -> audit_raw
-        -> build_models (into publish_candidate) -> audit_publish -> check_breakers -> publish_night
-        -> actions (tickets, delivery, alerts)
+    extract_feed (x4, no warehouse access) | check_source_freshness -> load_feed (x4, one writer at a
+        time) -> audit_raw -> build_models (into publish_candidate) -> audit_publish -> check_breakers
+        -> publish_night -> actions (tickets, delivery, alerts)
 
 Write -> audit -> publish: a failed gate or a tripped breaker stops the night before publish_night,
 so the published tables stay exactly as the night before and no ticket is made; the only alert such
@@ -39,6 +40,7 @@ from vigil.ingest.sources import LandingSource, SqlSource, verify_against_manife
 from vigil.store import incremental
 from vigil.store.audit import SERVICE_ACTOR, append_audit
 from vigil.store.publish import CANDIDATE_SCHEMA, publish
+from vigil.steps import STEPS, Night, Step, describe_build, resolve
 from vigil.store.warehouse import (Warehouse, WarehouseBusy, WarehouseMissing, configure_duckdb, hold_run_lock,
                                    require_warehouse)
 from vigil.build.dbt_runner import DBT_PROJECT_DIR, DbtError, run_dbt
@@ -131,14 +133,18 @@ def wait_for_feed(settings: Settings, feed: str, run_date: dt.date, deadline: dt
 def check_source_freshness(settings: Settings, run_date: dt.date) -> dict:
     """`dbt source freshness` on what the earlier nights loaded, before tonight's run touches it.
 
-    Reported, never fatal: freshness is measured against the wall clock, so a backfill of old dates
-    or the first night ever would always "fail" it; the contract checks of tonight's files are
-    what stop a bad night.
+    Reported, never fatal: freshness is measured against the wall clock (of each load), so a long
+    pause between nights always "fails" it; the contract checks of tonight's files are what stop a
+    bad night. Skipped on the first night ever, when every source is empty and nothing can be late.
     """
     url = settings.warehouse_for("transformer")
     wh = Warehouse.open(url)
     with wh.transaction() as con:  # sources must exist before the first delivery
         wh.ensure_raw_schema(con)
+        loads = wh.scalar(con, "SELECT count(*) FROM raw._vigil_loads")
+    if not loads:  # the first night ever: every source is empty, which dbt calls stale; nothing can be late yet
+        return {"date": run_date.isoformat(), "sources": 0, "stale": 0, "warnings": [],
+                "skipped": "skipped: nothing loaded yet (the first night)"}
     warnings: list[str] = []
     try:
         result = run_dbt(["source", "freshness"], warehouse=url, run_date=run_date,
@@ -498,16 +504,77 @@ def build_models(settings: Settings, run_date: dt.date, *, full_refresh: bool = 
     }
 
 
-def describe_build(out: dict) -> str:
-    """The dbt build line: '72 models, 381 tests passed, 2 warned (incremental: …)'; a warned test is
-    never counted as passed."""
-    tests = f"{out['tests_passed']} tests passed"
-    if out.get("tests_warned"):
-        tests += f", {out['tests_warned']} warned"
-    if out.get("tests_skipped"):
-        tests += f", {out['tests_skipped']} skipped"
-    return (f"{out['models']} models, {tests} "
-            f"({'full refresh' if out['full_refresh'] else 'incremental'}: {out['build_plan']})")
+# --------------------------------------------------------------------------- what each step of vigil.steps.STEPS calls
+# Looked up here, by task id, so that vigil.steps (which the DAG parses) imports neither this module nor duckdb.
+
+
+def _wait(night: Night, feed: str) -> bool:
+    deadline = feed_deadline(night.interval_end, night.settings.feed_wait_seconds)
+    return wait_for_feed(night.settings, feed, night.run_date, deadline)
+
+
+def _extract(night: Night, feed: str) -> dict:
+    return extract_feed(night.settings, feed, night.run_date, night.run_id)
+
+
+def _freshness(night: Night, feed: None) -> dict:
+    return check_source_freshness(night.settings, night.run_date)
+
+
+def _load(night: Night, feed: str, extracted: dict) -> dict:
+    return load_feed(night.settings, extracted)
+
+
+def _audit_raw(night: Night, feed: None) -> dict:
+    return audit_raw(night.settings, night.run_date, night.run_id, alert=night.alert)
+
+
+def _dbt_build(night: Night, feed: None) -> dict:
+    return build_models(night.settings, night.run_date, full_refresh=night.full_refresh)
+
+
+def _audit_publish(night: Night, feed: None) -> dict:
+    return audit_publish(night.settings, night.run_date, night.run_id, alert=night.alert)
+
+
+def _check_breakers(night: Night, feed: None) -> dict:
+    return check_breakers(night.settings, night.run_date, night.run_id, alert=night.alert)
+
+
+# Each action gets the breakers' decision: what it holds tonight (vigil.gates.breakers.SCOPES).
+def _publish(night: Night, feed: None, decision: dict) -> dict:
+    return publish_night(night.settings, night.run_date, night.run_id, decision)
+
+
+def _close_tickets(night: Night, feed: None, decision: dict) -> dict:
+    return close_revocations(night.settings, night.run_date, night.run_id, decision)
+
+
+def _create_tickets(night: Night, feed: None, decision: dict) -> dict:
+    return issue_tickets(night.settings, night.run_date, night.run_id, decision)
+
+
+def _deliver_tickets(night: Night, feed: None) -> dict:
+    return deliver(night.settings, night.run_date, night.run_id)
+
+
+def _send_alerts(night: Night, feed: None, created: dict, delivered: dict, decision: dict) -> dict:
+    return nightly_alerts(night.settings, night.run_date, night.run_id, created=created, delivered=delivered,
+                          breakers_out=decision)
+
+
+
+RUNNERS: dict[str, Callable[..., dict]] = {
+    "wait": _wait, "extract": _extract, "source_freshness": _freshness, "load": _load, "audit_raw": _audit_raw,
+    "dbt_build": _dbt_build, "audit_publish": _audit_publish, "check_breakers": _check_breakers,
+    "publish": _publish, "close_tickets": _close_tickets, "create_tickets": _create_tickets,
+    "deliver_tickets": _deliver_tickets, "send_alerts": _send_alerts,
+}
+
+
+def run_step(step: Step, night: Night, feed: str | None = None, *inputs) -> dict:
+    """Run one step of the night (one instance of a per-feed step): what the DAG's tasks and run_nightly call."""
+    return RUNNERS[step.task_id](night, feed, *inputs)
 
 
 # --------------------------------------------------------------------------- in-process runs
@@ -554,7 +621,7 @@ Reporter = Callable[[str, str], None]  # (event, message); events: "start", "don
 
 def run_nightly(settings: Settings, run_date: dt.date, *, run_id: str | None = None, report: Reporter | None = None,
                 actions: bool = True, full_refresh: bool = False) -> RunSummary:
-    """All steps for one night, in the DAG's order. Never raises for a pipeline failure: the
+    """Every step of vigil.steps.STEPS for one night, in order (the DAG's steps). Never raises for a pipeline failure: the
     summary carries the error, so backfills and the CLI can report it and stop cleanly.
 
     actions=False stops after publish: no tickets, no delivery, no alerts (model tests, benchmarks
@@ -614,59 +681,14 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
     try:
         summary.failed_step = "settings"
         settings.resolve_key()  # fail before reading anything when production has no key
-        extracted = {
-            feed: step(
-                f"extract {feed}",
-                lambda feed=feed: extract_feed(settings, feed, run_date, summary.run_id),
-                # Row conservation, shown for every table: rows read + rows rejected = data lines.
-                lambda out: ", ".join(f"{t['table']} {t['rows']:,} rows + {t['rejected_rows']:,} rejected "
-                                      f"= {t['data_lines']:,} lines" for t in out["tables"]),
-            )
-            for feed in FEEDS
-        }
-        for feed in FEEDS:
-            step(
-                f"load {feed}",
-                lambda feed=feed: load_feed(settings, extracted[feed]),
-                lambda out: ", ".join(
-                    f"{t['table']} {t['action']}" + (" (same file as the night before)" if t["stale"] else "")
-                    for t in out["tables"]
-                ),
-            )
-        step(
-            "audit raw",
-            lambda: audit_raw(settings, run_date, summary.run_id, alert=actions),
-            lambda out: f"{out['expectations']} expectations in {out['suites']} suites; Data Docs {out['data_docs']}",
-        )
-        step(
-            "dbt build",
-            lambda: build_models(settings, run_date, full_refresh=full_refresh),
-            describe_build,
-        )
-        step(
-            "audit publish",
-            lambda: audit_publish(settings, run_date, summary.run_id, alert=actions),
-            lambda out: f"{out['expectations']} expectations in {out['suites']} suites on publish_candidate",
-        )
-        decision = step(
-            "circuit breakers",
-            lambda: check_breakers(settings, run_date, summary.run_id, alert=actions),
-            lambda out: (f"{out['status']}: {out['planned_revocations']} planned revocations "
-                         f"(threshold {out['revocation_threshold']:g}), {out['today_active']} active"
-                         + (f"; held: {', '.join(out['held'])}" if out["held"] else "")),
-        )
-        step(
-            "publish",
-            lambda: publish_night(settings, run_date, summary.run_id, decision),
-            lambda out: f"{len(out['tables'])} tables published",
-        )
-        if actions:
-            step("close tickets", lambda: close_revocations(settings, run_date, summary.run_id, decision), _counts)
-            created = step("create tickets", lambda: issue_tickets(settings, run_date, summary.run_id, decision),
-                           _counts)
-            delivered = step("deliver tickets", lambda: deliver(settings, run_date, summary.run_id), _counts)
-            step("alerts", lambda: nightly_alerts(settings, run_date, summary.run_id, created=created,
-                                                  delivered=delivered, breakers_out=decision), _counts)
+        night = Night(settings, run_date, summary.run_id, full_refresh=full_refresh, alert=actions)
+        results: dict[str, dict] = {}
+        for s in STEPS:  # the DAG's steps (vigil.steps), in an order that runs each after what it needs
+            if s.sensor or (s.action and not actions):
+                continue  # a sensor waits under Airflow only; --no-actions stops after publish
+            for task_id, feed in s.instances():
+                inputs = [results[t] for ref in s.inputs for t in resolve(ref, feed)]
+                results[task_id] = step(s.label_for(feed), functools.partial(run_step, s, night, feed, *inputs), s.describe)
         summary.ok = True
         summary.status = "published"
         summary.failed_step = None
@@ -705,13 +727,6 @@ def label_planted(warning: str, planted: dict) -> str:
             keys = ", ".join(sorted({c.get("key", "?") for c in planted[case]}))
             return f"{warning} (planted demo defect: {case} {keys}, see docs/demo-data.md)"
     return warning
-
-
-def _counts(out: dict) -> str:
-    """'3 created, 1 skipped' from the integer fields of a step's result."""
-    parts = [f"{v:,} {k.replace('_', ' ')}" for k, v in out.items()
-             if isinstance(v, int) and not isinstance(v, bool) and k != "seconds"]
-    return ", ".join(parts) or "done"
 
 
 def write_summary(settings: Settings, summary: RunSummary) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ def test_nightly_dag_properties(dagbag):
         assert t.retries >= 1, t.task_id
 
 
-FEEDS = ("hr", "iam", "crm", "complaints")
+FEEDS = ("hr", "iam", "crm", "complaints", "cases")  # cases: optional (an absent folder is a quiet night)
 GATES = ("audit_raw", "audit_publish", "check_breakers")
 ACTIONS = ("publish", "close_tickets", "create_tickets", "deliver_tickets", "send_alerts")
 
@@ -95,14 +96,70 @@ def test_write_audit_publish_order(dagbag):
     assert "deliver_tickets" in upstream(dag, "send_alerts")  # dead-lettered tickets are alerted
 
 
-def test_data_and_gate_failures_are_not_retried(dagbag):
-    """The tasks that fail on bad data raise AirflowFailException (see the DAG); the rest retry."""
-    import inspect
+def test_the_dag_is_the_one_list_of_steps(dagbag):
+    """Task ids and edges are what vigil.steps.STEPS says, which `vigil run` runs too."""
+    from vigil.steps import task_graph
 
     dag = dagbag.dags["vigil_nightly"]
-    source = inspect.getsource(inspect.getmodule(dag.get_task("audit_raw").python_callable))
-    for error in ("FeedMissing", "FeedError", "QualityGateFailed", "BreakerHold"):
-        assert f", {error})" in source, error
+    assert {t: set(dag.get_task(t).upstream_task_ids) for t in dag.task_ids} == task_graph()
+
+
+NO_RETRY = {"wait_hr": "FeedMissing", "extract_crm": "FeedError", "audit_raw": "QualityGateFailed",
+            "audit_publish": "QualityGateFailed", "check_breakers": "BreakerHold"}
+
+
+def _fail_with(monkeypatch, dag, task_id: str, exc: BaseException):
+    """Run the task's callable with its step's library call raising exc."""
+    import importlib
+
+    from vigil.config import Settings
+    from vigil.steps import Night
+
+    module = importlib.import_module(dag.get_task(task_id).python_callable.__module__)
+    night = Night(Settings(), dt.date(2026, 3, 1), "test", interval_end=dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc))
+    monkeypatch.setattr(module, "_night", lambda: night)
+    step = task_id.rsplit("_", 1)[0] if task_id.startswith(("wait_", "extract_")) else task_id
+    fn = {"wait": "wait_for_feed", "extract": "extract_feed", "audit_raw": "audit_raw",
+          "audit_publish": "audit_publish", "check_breakers": "check_breakers", "dbt_build": "build_models"}[step]
+
+    def boom(*args, **kwargs):
+        raise exc
+    monkeypatch.setattr(f"vigil.pipeline.{fn}", boom)
+    feed = task_id.rsplit("_", 1)[1] if step in ("wait", "extract") else None
+    return dag.get_task(task_id).python_callable(feed, [])
+
+
+@pytest.mark.parametrize("task_id", sorted(NO_RETRY))
+def test_data_and_gate_failures_fail_the_task_without_retries(dagbag, monkeypatch, task_id):
+    """An error of the data (a retry cannot fix it) raises AirflowFailException; any other error
+    propagates as it is, and Airflow retries it."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from vigil.gates.breakers import BreakerHold
+    from vigil.gates.quality.results import QualityGateFailed
+    from vigil.ingest.reader import FeedError
+    from vigil.pipeline import FeedMissing
+
+    dag = dagbag.dags["vigil_nightly"]
+    data_error = {
+        "FeedMissing": lambda: FeedMissing("hr feed for 2026-03-01 had not arrived"),
+        "FeedError": lambda: FeedError("crm", "crm/2026-03-01/clients.csv", "line 2, column x: bad"),
+        # built without their results: only the class decides whether the task retries
+        "QualityGateFailed": lambda: QualityGateFailed.__new__(QualityGateFailed),
+        "BreakerHold": lambda: BreakerHold.__new__(BreakerHold),
+    }[NO_RETRY[task_id]]()
+    with pytest.raises(AirflowFailException):
+        _fail_with(monkeypatch, dag, task_id, data_error)
+    with pytest.raises(OSError):  # e.g. a network blip: retried
+        _fail_with(monkeypatch, dag, task_id, OSError("connection reset"))
+
+
+def test_a_failure_of_a_step_without_data_errors_is_retried(dagbag, monkeypatch):
+    from vigil.ingest.reader import FeedError
+
+    dag = dagbag.dags["vigil_nightly"]
+    with pytest.raises(FeedError):  # dbt_build declares no data errors: whatever it raises is retried
+        _fail_with(monkeypatch, dag, "dbt_build", FeedError("hr", "f.csv", "x"))
 
 
 def test_dag_file_does_no_io_and_imports_fast():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil_demo import SCALES, _World, generate
+from vigil_demo import SCALES, World, generate
 from vigil.ingest.contract import FEEDS, TABLES_BY_FEED, Table
 
 START = date(2026, 3, 2)  # a Monday
@@ -509,7 +509,7 @@ def test_relationship_manager_departures(feeds: Feeds) -> None:
 def test_organic_relationship_managers_hand_over_before_leaving() -> None:
     """Organic RM departures are too rare in a short small run to exercise the rule above, so
     check the plan at medium scale: every book changes hands by the RM's last day."""
-    world = _World(SCALES["medium"], START, 30, seed=3)
+    world = World(SCALES["medium"], START, 30, seed=3)
     assert len(world.rm_moves) >= 20
     for rm, (term, handover, successor) in world.rm_moves.items():
         assert handover <= term and successor not in world.leavers and successor != rm

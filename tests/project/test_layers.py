@@ -20,6 +20,9 @@ from fixtures.nights import REPO
 
 PACKAGE = REPO / "include" / "vigil"
 LAYERS = ("config", "ingest", "store", "build", "gates", "actions", "reports", "pipeline", "cli")
+#: Modules that belong to a layer without its name: vigil.steps is the pipeline's list of steps, kept
+#: apart from vigil.pipeline so that the DAG can read it at parse time without importing duckdb.
+MEMBERS = {"steps": "pipeline"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,8 @@ def module_name(root: Path, path: Path) -> str:
 def layer(module: str) -> int:
     """The layer's rank; the package's own __init__ sits at the bottom with config."""
     parts = module.split(".")
-    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else 0
+    name = MEMBERS.get(parts[1], parts[1]) if len(parts) > 1 else None
+    return LAYERS.index(name) if name in LAYERS else 0
 
 
 def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
@@ -164,7 +168,7 @@ def test_function_level_imports_of_vigil_say_why(package_imports):
 def test_every_module_sits_in_a_known_layer():
     for path in PACKAGE.rglob("*.py"):
         parts = path.relative_to(PACKAGE).with_suffix("").parts
-        assert parts[0] in LAYERS or parts == ("__init__",), f"{path}: not in a layer ({', '.join(LAYERS)})"
+        assert MEMBERS.get(parts[0], parts[0]) in LAYERS or parts == ("__init__",), f"{path}: not in a layer ({', '.join(LAYERS)})"
 
 
 # --------------------------------------------------------------------------- the checker catches what it should
