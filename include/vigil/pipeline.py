@@ -399,6 +399,16 @@ def close_revocations(settings: Settings, run_date: dt.date, run_id: str, breake
 
 
 @timed_step
+def reconcile_events(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """HR events (docs/events.md): act on event files the urgent path never acted on (reported), and
+    raise a critical alert for an event tonight's HR snapshot contradicts (the freeze stays).
+    Runs before create_tickets, so an event's tickets are tonight's own: no second ticket."""
+    from vigil.actions.urgent import reconcile
+
+    return reconcile(settings, run_date, run_id)
+
+
+@timed_step
 def issue_tickets(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
     """Create tonight's revocation tickets from `publish` with their outbox rows (one transaction)."""
     from vigil.gates.breakers import REVOCATION_TICKETS, is_held
@@ -686,6 +696,7 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
         )
         if actions:
             step("close tickets", lambda: close_revocations(settings, run_date, summary.run_id, decision), _counts)
+            step("hr events", lambda: reconcile_events(settings, run_date, summary.run_id), _counts)
             created = step("create tickets", lambda: issue_tickets(settings, run_date, summary.run_id, decision),
                            _counts)
             delivered = step("deliver tickets", lambda: deliver(settings, run_date, summary.run_id), _counts)

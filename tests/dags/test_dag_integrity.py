@@ -39,7 +39,7 @@ def test_nightly_dag_properties(dagbag):
 
 FEEDS = ("hr", "iam", "crm", "complaints")
 GATES = ("audit_raw", "audit_publish", "check_breakers")
-ACTIONS = ("publish", "close_tickets", "create_tickets", "deliver_tickets", "send_alerts")
+ACTIONS = ("publish", "close_tickets", "hr_events", "create_tickets", "deliver_tickets", "send_alerts")
 
 
 def upstream(dag, task_id: str) -> set[str]:
@@ -92,6 +92,7 @@ def test_write_audit_publish_order(dagbag):
     for action in ACTIONS[1:]:
         assert "publish" in upstream(dag, action), action
     assert "create_tickets" in upstream(dag, "deliver_tickets")
+    assert "hr_events" in upstream(dag, "create_tickets")  # an event's tickets are the night's own: no second one
     assert "deliver_tickets" in upstream(dag, "send_alerts")  # dead-lettered tickets are alerted
 
 
