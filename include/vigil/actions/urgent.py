@@ -34,6 +34,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -302,6 +303,7 @@ def react(settings: Settings, events: list[ev.HrEvent], *, via: str, now: dt.dat
     computed now are approved (audit event ``urgent_released``, bound to each plan's fingerprint)
     and go out whatever the breakers say. Returns counts and the events by outcome."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    started = time.perf_counter()
     policy = policy or Policy.from_env()
     run_id = f"urgent__{now:%Y%m%dT%H%M%S.%fZ}"
     url = settings.warehouse_for("transformer")
@@ -434,7 +436,7 @@ def react(settings: Settings, events: list[ev.HrEvent], *, via: str, now: dt.dat
     elif go and unrouted:
         result["warnings"].append("tickets created but not delivered: no delivery configuration "
                                   "(--delivery-config or VIGIL_DELIVERY_CONFIG)")
-    done = dt.datetime.now(dt.timezone.utc)
+    done = now + dt.timedelta(seconds=time.perf_counter() - started)  # the injected clock, moved on
     with wh.transaction() as con:
         events_out = []
         for it in go:
