@@ -97,7 +97,7 @@ class TimedScim:
                 self.patched[path.rsplit("/", 1)[1]] = time.time()
             return result
 
-        self.server._wsgi = wsgi
+        self.server.server.set_app(wsgi)  # the WSGI server holds the app it was made with
 
     def __enter__(self):
         self.server.__enter__()
