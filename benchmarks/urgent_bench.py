@@ -237,7 +237,8 @@ def airflow_path(work, landing, out, warehouse, config, scim, users, *, first: i
                 latencies.append((at - t0) if at else float("inf"))
                 print(f"airflow event {k}: {latencies[-1]:.2f}s", flush=True)
                 # the watcher re-subscribes after each message: wait until it listens again
-                while not dict(bus.pubsub_numsub(channel)).get(channel.encode(), 0):
+                resubscribed = time.time() + 60
+                while not dict(bus.pubsub_numsub(channel)).get(channel.encode(), 0) and time.time() < resubscribed:
                     time.sleep(0.2)
                 time.sleep(1)
     return stats(latencies) | {"startup_seconds": round(startup, 1)}
