@@ -25,7 +25,7 @@ Exit codes (every command):
   2  bad usage or configuration: a bad flag or value, no warehouse at the path given, no
      pseudonymisation key in production, an unreadable configuration file
   3  a circuit breaker held the night (`run`, `backfill`) or would hold it (`plan`): nothing published,
-     no tickets; see `vigil plan` / `vigil approve`
+     no tickets; see `vigil plan` / `vigil approve`; `react`: an HR event was held (docs/events.md)
   4  another process holds the warehouse (another `vigil run` at once, or any process for longer
      than VIGIL_LOCK_WAIT_SECONDS)
 Predictable errors print one line (no traceback); `-v` adds debug logging and the traceback of an
