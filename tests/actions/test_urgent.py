@@ -237,6 +237,17 @@ def test_nothing_is_acted_on_without_a_published_night(tmp_path):
     assert out["held"] and "no published night" in out["held"][0]["reason"] and tickets(s) == []
 
 
+@pytest.mark.postgres
+def test_the_urgent_path_on_postgresql(pg_url, tmp_path):
+    s = Settings(landing=str(tmp_path / "landing"), warehouse=pg_url, out=tmp_path / "out", mode="demo")
+    build_estate(pg_url)
+    out = react(s, event("pg-1", "dismissal", "E100"), event("pg-2", "leave_start", "E400"))
+    assert [a["event_id"] for a in out["acted"]] == ["pg-1"] and [a["event_id"] for a in out["no_action"]] == ["pg-2"]
+    assert [r["system"] for r in tickets(s, "E100")] == ["AD", "Payments"]
+    again = urgent.react_pending(s, via="test", now=NOW, policy=urgent.Policy())
+    assert sorted(again["already"]) == ["pg-1", "pg-2"] and again["acted"] == []
+
+
 # --------------------------------------------------------------------------- vigil react, SCIM
 
 
