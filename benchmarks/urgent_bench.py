@@ -214,7 +214,9 @@ def airflow_path(work, landing, out, warehouse, config, scim, users, *, first: i
            "VIGIL_DELIVERY_CONFIG": str(config), "BENCH_SCIM_TOKEN": TOKEN, "VIGIL_HR_EVENTS_CHANNEL": channel,
            "AIRFLOW_CONN_VIGIL_REDIS": "redis://127.0.0.1:6379/0", "VIGIL_LOCK_WAIT_SECONDS": "120",
            # the CLI runs acted on events within the hour: the rate breaker is not what is measured here
-           "VIGIL_URGENT_MAX_EVENTS_PER_HOUR": "1000"}
+           "VIGIL_URGENT_MAX_EVENTS_PER_HOUR": "1000",
+           # asset-triggered runs are created by the scheduler's job schedule, which the harness turns off
+           "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"}
     latencies = []
     with fresh_database("vigil_af_urgent_bench") as meta:
         af = Airflow(work / "airflow", meta, env, "LocalExecutor")

@@ -66,7 +66,9 @@ def test_a_redis_message_leads_to_a_scim_patch_and_a_triggerer_restart_loses_not
         env = {"VIGIL_LANDING": str(landing), "VIGIL_WAREHOUSE": warehouse, "VIGIL_OUT": str(out),
                "VIGIL_MODE": "demo", "VIGIL_DELIVERY_CONFIG": str(config), "TEST_SCIM_TOKEN": TOKEN,
                "VIGIL_DUCKDB_MEMORY_LIMIT": "1GB", "VIGIL_HR_EVENTS_CHANNEL": channel,
-               "AIRFLOW_CONN_VIGIL_REDIS": "redis://127.0.0.1:6379/0"}
+               "AIRFLOW_CONN_VIGIL_REDIS": "redis://127.0.0.1:6379/0",
+           # asset-triggered runs are created by the scheduler's job schedule, which the harness turns off
+           "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"}
         ev.events_dir(landing).mkdir(parents=True)
         af = Airflow(tmp_path / "airflow", meta, env, "LocalExecutor")
         af.cli("db", "migrate", timeout=600)
