@@ -61,7 +61,7 @@ def main() -> int:
             "SELECT a.employee_id, list(a.account_id ORDER BY a.system, a.account_id) FROM raw.iam__accounts a "
             "JOIN raw.hr__employees e ON e.employee_id = a.employee_id AND e._feed_date = a._feed_date "
             "WHERE a._feed_date = ? AND a.status = 'enabled' AND e.status = 'active' "
-            "GROUP BY a.employee_id HAVING count(*) >= 2 ORDER BY count(*) DESC, a.employee_id LIMIT 1",
+            "GROUP BY a.employee_id HAVING count(*) BETWEEN 2 AND 10 ORDER BY count(*) DESC, a.employee_id LIMIT 1",
             [night]).fetchone()
     server, base_url = scim_server()
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
@@ -97,8 +97,8 @@ def main() -> int:
         print(f"  {a}: active={str(active).lower()}")
     frozen = all(v is False for v in states.values())
     print(f"\n{'✓' if frozen else '✗'} access {'frozen' if frozen else 'NOT frozen'} {seconds:.1f} s after HR "
-          f"reported the dismissal (vigil react exit {done.returncode}); the next night would have acted after "
-          f"{night + dt.timedelta(days=1)} 00:00 UTC")
+          f"reported the dismissal (vigil react exit {done.returncode}); without the event the next night would "
+          f"have acted, at {now.date() + dt.timedelta(days=1)} 00:00 UTC")
     print(f"  tickets: {demo / 'out' / 'tickets' / now.date().isoformat() / 'revocations.jsonl'}")
     print(f"  the record of truth: {demo / 'landing' / 'hr_events' / file.name}")
     print(f"  the audit trail: SELECT event, occurred_at, outcome FROM audit.audit_log WHERE subject = '{employee}' "
