@@ -326,8 +326,9 @@ def react(settings: Settings, events: list[ev.HrEvent], *, via: str, now: dt.dat
             prior = known.get(e.event_id)
             first = seen.setdefault(e.event_id, e)
             if (prior and prior["event_sha256"] != e.sha256) or first.sha256 != e.sha256:
+                # with its text, so a JSONL file's other lines stay where they are (only this one is copied)
                 bad.append(ev.EventError(e.file, e.line, 1, f"event_id {e.event_id} was already received with "
-                                                             f"other facts: refused"))
+                                                             f"other facts: refused", json.dumps(e.to_dict())))
                 continue
             if first is not e or (prior and prior["status"] in FINAL):
                 result["already"].append(e.event_id)
