@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.events import event, write_event
-from fixtures.nights import D, MINIMAL_NIGHT, write_night
+from fixtures.nights import D, MINIMAL_NIGHT, REPO, write_night
 from fixtures.tickets import query
 from vigil.actions import urgent
 from vigil.ingest import events as ev
@@ -21,6 +21,7 @@ from vigil.pipeline import run_nightly
 pytestmark = pytest.mark.slow
 
 D1 = D + dt.timedelta(days=1)
+D2 = D + dt.timedelta(days=2)
 
 
 def _employee(eid: str, **kw) -> dict:
@@ -40,17 +41,23 @@ def night(day: dt.date) -> dict:
     ]
     iam["entitlements"] += [dict(system="AD", account_id="u103", entitlement="staff", is_privileged="false"),
                             dict(system="AD", account_id="u104", entitlement="db_admin", is_privileged="true")]
-    if day == D1:
+    if day >= D1:
         for row in hr:
             if row["employee_id"] == "000101":  # HR confirms the dismissal
                 row.update(status="terminated", termination_date=D1.isoformat(), termination_reason="dismissal")
             if row["employee_id"] == "000104":  # HR confirms the resignation
                 row.update(status="notice", notice_date=D1.isoformat())
             # 000103 stays active: HR contradicts the dismissal event
+    if day == D2:  # IAM shows the account disabled after the night of D1 (IAM acted on the ticket late)
+        for row in iam["accounts"]:
+            if row["account_id"] == "u101":
+                row.update(status="disabled", disabled_at=f"{D2}T00:30:00Z")
     return data
 
 
 def test_the_night_adopts_event_tickets_reconciles_missed_events_and_alerts_a_contradiction(settings):
+    # tickets really go out: the demo's file drop for every system (so they are "sent", then closable)
+    settings = settings.with_(delivery_config=REPO / "config" / "delivery.demo.yml")
     landing = Path(settings.landing)
     write_night(landing, D, night(D))
     first = run_nightly(settings, D)
@@ -93,6 +100,20 @@ def test_the_night_adopts_event_tickets_reconciles_missed_events_and_alerts_a_co
     assert len(contradicted) == 1 and contradicted[0]["severity"] == "critical"
     assert contradicted[0]["subject_id"] == "000103"
     assert {r["status"] for r in query(settings.warehouse,
-                                       "SELECT status FROM tickets.tickets WHERE employee_id = '000103'")} == {"created"}
+                                       "SELECT status FROM tickets.tickets WHERE employee_id = '000103'")} == {"sent"}
     logged = query(settings.warehouse, "SELECT event FROM audit.audit_log WHERE event = 'urgent_contradicted'")
     assert len(logged) == 1
+
+    # the next night: IAM shows the account disabled. The event's ticket is closed the nightly way
+    # (the verification), and the response time is measured from HR's reported_at (D1 09:05), not
+    # from the start of the termination day: 15 h 25 min, not 24 h 30 min.
+    write_night(landing, D2, night(D2))
+    third = run_nightly(settings, D2)
+    assert third.status == "published", third.error
+    closed = query(settings.warehouse, "SELECT status FROM tickets.tickets WHERE employee_id = '000101'")
+    assert closed == [{"status": "closed"}]
+    assert query(settings.warehouse, "SELECT outcome FROM audit.audit_log WHERE event = 'closed' AND subject = '000101'") \
+        == [{"outcome": "disabled"}]
+    hours = query(settings.warehouse, "SELECT hours_to_revoke FROM marts.fct_leaver_revocations WHERE account_id = 'u101'")
+    assert [float(h["hours_to_revoke"]) for h in hours] == [15.42]
+
