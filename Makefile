@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   set everything up, generate a week of demo feeds, run the nightly pipeline on it
 #   make test   set everything up and run every test (what CI runs)
+#   make demo-urgent  after make demo: an HR dismissal event freezes access within seconds
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ DEMO_START ?= 2026-03-01
 DEMO_END   ?= 2026-03-07
 DEMO_SCALE ?= small
 
-.PHONY: install services demo test airflow-dags-test clean-demo
+.PHONY: install services demo demo-urgent test airflow-dags-test clean-demo
 
 install: $(VENV)/.installed
 
@@ -23,6 +24,11 @@ services:
 
 demo: install
 	BIN=$(BIN) DEMO=$(DEMO) DEMO_START=$(DEMO_START) DEMO_END=$(DEMO_END) DEMO_SCALE=$(DEMO_SCALE) scripts/demo.sh
+
+# A dismissal event freezes access within seconds (docs/events.md): on the demo `make demo` built.
+demo-urgent: install
+	@[ -f $(DEMO)/warehouse/vigil.duckdb ] || $(MAKE) demo
+	DEMO=$(DEMO) $(BIN)/python scripts/demo_urgent.py
 
 test: install services
 	$(BIN)/python -m pytest

@@ -159,7 +159,7 @@ class Airflow:
         with psycopg.connect(self.metadata_url, autocommit=True) as con:
             return con.execute(sql, params).fetchall()
 
-    def wait_for_dag(self, timeout: float = 240) -> None:
+    def wait_for_dag(self, timeout: float = 240, dag_id: str = DAG_ID) -> None:
         """Until the dag-processor has parsed and serialised the DAG (fails at once on an import error)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -167,10 +167,10 @@ class Airflow:
             errors = self.query("SELECT filename, stacktrace FROM import_error")
             if errors:
                 raise AirflowFailure("DAG import errors:\n" + "\n".join(f"{f}:\n{s}" for f, s in errors))
-            if self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)):
+            if self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (dag_id,)):
                 return
             time.sleep(2)
-        raise AirflowFailure(f"{DAG_ID} was not parsed in {timeout}s\n" + "\n".join(p.tail() for p in self.processes))
+        raise AirflowFailure(f"{dag_id} was not parsed in {timeout}s\n" + "\n".join(p.tail() for p in self.processes))
 
     def task_states(self, run_id: str) -> dict[str, tuple[str | None, int]]:
         return {t: (s, n) for t, s, n in self.query(
@@ -205,6 +205,13 @@ class Airflow:
     def trigger(self, run_id: str, date: dt.date) -> None:
         self.cli("dags", "trigger", DAG_ID, "--logical-date", f"{date.isoformat()}T00:00:00+00:00", "--run-id", run_id)
         self.cli("dags", "unpause", DAG_ID)
+
+    def stop_component(self, name: str) -> None:
+        """Stop one component (e.g. the triggerer, to show what a restart loses); start it again with
+        `start` under another name (its log is kept)."""
+        proc = next(p for p in self.processes if p.name == name)
+        proc.stop()
+        self.processes.remove(proc)
 
     @contextlib.contextmanager
     def components(self, *extra: tuple[str, ...]):

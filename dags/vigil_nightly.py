@@ -9,8 +9,11 @@ wait_{feed} -> extract_{feed}   (x4, in parallel; they never open the warehouse)
 source_freshness                 (beside them: dbt source freshness on the earlier nights; warns only)
   -> load_hr -> load_iam -> load_crm -> load_complaints   (one writer at a time: DuckDB allows one)
   -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
-  -> close_tickets -> create_tickets -> deliver_tickets -> send_alerts
+  -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> send_alerts
 ```
+
+`hr_events` reconciles the same-day path (`vigil_urgent`, docs/events.md): an event file never acted
+on is acted on and reported; an event tonight's HR snapshot contradicts raises a critical alert.
 
 **Write → audit → publish.** `dbt_build` writes the published models into `publish_candidate`;
 `audit_raw` and `audit_publish` run the Great Expectations suites (`expectations/`), and

@@ -8,6 +8,7 @@
     vigil plan --date 2026-03-07 [--json]          what night D revokes, and the breakers (no side effects)
     vigil approve --date 2026-03-07 --reason TEXT --by NAME   release a night a breaker held
     vigil deliver                                   send pending tickets (resumes after a crash)
+    vigil react EVENT_FILE [--by NAME --reason TEXT]  act on an HR event now (docs/events.md)
     vigil review --quarter 2026Q1                   the quarterly review pack (PDF + XLSX)
     vigil import cfpb FILE --landing DIR [--as-of YYYY-MM-DD]
     vigil import mapped EXPORT_DIR --mapping FILE --landing DIR --date YYYY-MM-DD
@@ -23,7 +24,7 @@ Exit codes (every command):
   2  bad usage or configuration: a bad flag or value, no warehouse at the path given, no
      pseudonymisation key in production, an unreadable configuration file
   3  a circuit breaker held the night (`run`, `backfill`) or would hold it (`plan`): nothing published,
-     no tickets; see `vigil plan` / `vigil approve`
+     no tickets; see `vigil plan` / `vigil approve`; `react`: an HR event was held (docs/events.md)
   4  another process holds the warehouse (another `vigil run` at once, or any process for longer
      than VIGIL_LOCK_WAIT_SECONDS)
 Predictable errors print one line (no traceback); `-v` adds debug logging and the traceback of an
@@ -186,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("deliver", help="send pending revocation tickets from the outbox (safe to repeat)")
     _add_settings_args(p, ("warehouse", "out", "delivery-config", "alerting-config"))
+
+    p = sub.add_parser("react", help="act on HR event file(s) now: freeze access the same day (docs/events.md)")
+    p.add_argument("event_files", nargs="+", type=Path, metavar="EVENT_FILE",
+                   help="a .json (one event) or .jsonl (one a line) file; copied into <landing>/hr_events/ first")
+    p.add_argument("--by", type=_text, help="with --reason: approve the plans shown now (a held event goes out)")
+    p.add_argument("--reason", type=_text, help="why the held plan is right (with --by)")
+    _add_settings_args(p, ("landing", "warehouse", "out", "delivery-config", "alerting-config"))
 
     p = sub.add_parser("review", help="build the quarterly review pack (PDF + XLSX) for a past quarter")
     p.add_argument("--quarter", required=True, help="YYYYQn, e.g. 2026Q1: writes <out>/reviews/<quarter>/")
@@ -501,6 +509,45 @@ def cmd_deliver(args) -> int:
     return 0
 
 
+def cmd_react(args) -> int:
+    from vigil.actions.urgent import react_files  # heavy: the ticket channels (scim2-models), as every action command
+    from vigil.ingest.events import SUFFIXES, land_file  # heavy: jsonschema, with the event path
+
+    if bool(args.by) != bool(args.reason):
+        raise UsageError("--by and --reason go together: an approval names the person and the reason")
+    for f in args.event_files:
+        if f.suffix not in SUFFIXES or not f.is_file():
+            raise UsageError(f"{f}: not an event file (.json or .jsonl)" if f.is_file() or f.suffix not in SUFFIXES
+                             else f"{f}: no such file")
+    settings = _existing_warehouse(args)
+    # the landing folder is the record of truth: the night reconciles from it
+    landed = [land_file(settings.landing, f) for f in args.event_files]
+    result = react_files(settings, landed, via="cli", approved_by=args.by, approval_reason=args.reason)
+    for e in result["errors"]:
+        err.print(f"[red]bad event:[/] {e} (kept in {Path(settings.landing) / 'hr_events' / 'dead_letter'})")
+    for a in result["acted"]:
+        console.print(f"[green]✓[/] {a['event_id']} {a['kind']} employee {a['employee_id']}: "
+                      f"{_plural(len(a['tickets']), 'ticket')} {' '.join(a['tickets'])}")
+    for a in result["no_action"]:
+        console.print(f"- {a['event_id']} {a['kind']} employee {a['employee_id']}: nothing to freeze ({a['reason']})")
+    for a in result["waiting"]:
+        console.print(f"… {a['event_id']} {a['kind']}: waiting ({a['reason']}); the next sweep or night acts on it")
+    for a in result["already"]:
+        console.print(f"= {a}: already acted on")
+    for a in result["held"]:
+        err.print(f"[yellow]HELD[/] {a['event_id']} {a['kind']} employee {a['employee_id']}: {a['reason']}. "
+                  f"Check it; to release exactly this plan: vigil react FILE --by NAME --reason TEXT")
+    if result.get("delivered"):
+        d = result["delivered"]
+        console.print("delivered: " + " ".join(f"{k}={d[k]}" for k in ("sent", "acknowledged", "requests",
+                                                                         "files_written") if k in d))
+    for w in result["warnings"]:
+        err.print(f"[yellow]warning:[/] {w}")
+    if result["held"]:
+        return EXIT_HELD
+    return EXIT_FAILED if result["errors"] or result.get("dead_lettered_tickets") else EXIT_OK
+
+
 def cmd_review(args) -> int:
     from vigil.reports import build_review_pack, parse_quarter  # heavy: reportlab, xlsxwriter
 
@@ -602,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"init": cmd_init, "demo-data": cmd_demo_data, "run": cmd_run, "backfill": cmd_backfill,
                 "status": cmd_status, "import": cmd_import, "plan": cmd_plan, "approve": cmd_approve,
-                "deliver": cmd_deliver, "review": cmd_review}
+                "deliver": cmd_deliver, "react": cmd_react, "review": cmd_review}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

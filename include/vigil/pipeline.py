@@ -51,6 +51,7 @@ from vigil.gates.quality.suites import REFERENCES
 from vigil.actions.alerts import (breaker_hold_alert, data_quality_alert, dead_letter_alert, derive_alerts,
                                   dispatch_alerts, overdue_ticket_alerts, refused_tickets_alert)
 from vigil.actions.tickets import close_tickets, create_tickets, deliver_tickets
+from vigil.actions.urgent import reconcile
 from vigil.actions.tickets.store import plan_new_tickets
 
 log = logging.getLogger(__name__)
@@ -395,6 +396,14 @@ def close_revocations(settings: Settings, run_date: dt.date, run_id: str, breake
 
 
 @timed_step
+def reconcile_events(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """HR events (docs/events.md): act on event files the urgent path never acted on (reported), and
+    raise a critical alert for an event tonight's HR snapshot contradicts (the freeze stays).
+    Runs before create_tickets, so an event's tickets are tonight's own: no second ticket."""
+    return reconcile(settings, run_date, run_id)
+
+
+@timed_step
 def issue_tickets(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
     """Create tonight's revocation tickets from `publish` with their outbox rows (one transaction)."""
     if is_held(_held(breakers_out), REVOCATION_TICKETS):
@@ -554,6 +563,10 @@ def _create_tickets(night: Night, feed: None, decision: dict) -> dict:
     return issue_tickets(night.settings, night.run_date, night.run_id, decision)
 
 
+def _hr_events(night: Night, feed: None) -> dict:
+    return reconcile_events(night.settings, night.run_date, night.run_id)
+
+
 def _deliver_tickets(night: Night, feed: None) -> dict:
     return deliver(night.settings, night.run_date, night.run_id)
 
@@ -567,7 +580,7 @@ def _send_alerts(night: Night, feed: None, created: dict, delivered: dict, decis
 RUNNERS: dict[str, Callable[..., dict]] = {
     "wait": _wait, "extract": _extract, "source_freshness": _freshness, "load": _load, "audit_raw": _audit_raw,
     "dbt_build": _dbt_build, "audit_publish": _audit_publish, "check_breakers": _check_breakers,
-    "publish": _publish, "close_tickets": _close_tickets, "create_tickets": _create_tickets,
+    "publish": _publish, "close_tickets": _close_tickets, "hr_events": _hr_events, "create_tickets": _create_tickets,
     "deliver_tickets": _deliver_tickets, "send_alerts": _send_alerts,
 }
 

@@ -5,7 +5,7 @@
     source_freshness                        (beside them; ends before the first load)
       -> load_hr -> load_iam -> load_crm -> load_complaints -> load_cases   (one writer at a time)
       -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
-      -> close_tickets -> create_tickets -> deliver_tickets -> send_alerts
+      -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> send_alerts
 
 Each Step says whether it runs once per feed, what must finish before it, which
 results it takes, and which errors are the data's fault (a retry cannot fix them: the DAG fails the
@@ -172,8 +172,12 @@ STEPS: tuple[Step, ...] = (
          inputs=("check_breakers",)),
     Step("close_tickets", "close tickets", counts, inputs=("check_breakers",), after=("publish",),
          action=True),
+    # The same-day path's reconciliation (docs/events.md): events never acted on are acted on now, and an HR
+    # snapshot that contradicts an event raises a critical alert; before create_tickets, so an event's
+    # tickets are tonight's own and the night makes no second one.
+    Step("hr_events", "hr events", counts, after=("close_tickets",), action=True),
     Step("create_tickets", "create tickets", counts, inputs=("check_breakers",),
-         after=("close_tickets",), action=True),
+         after=("hr_events",), action=True),
     Step("deliver_tickets", "deliver tickets", counts, after=("create_tickets",), action=True),
     Step("send_alerts", "alerts", counts,
          inputs=("create_tickets", "deliver_tickets", "check_breakers"), action=True),

@@ -40,7 +40,7 @@ def test_nightly_dag_properties(dagbag):
 
 FEEDS = ("hr", "iam", "crm", "complaints", "cases")  # cases: optional (an absent folder is a quiet night)
 GATES = ("audit_raw", "audit_publish", "check_breakers")
-ACTIONS = ("publish", "close_tickets", "create_tickets", "deliver_tickets", "send_alerts")
+ACTIONS = ("publish", "close_tickets", "hr_events", "create_tickets", "deliver_tickets", "send_alerts")
 
 
 def upstream(dag, task_id: str) -> set[str]:
@@ -93,6 +93,7 @@ def test_write_audit_publish_order(dagbag):
     for action in ACTIONS[1:]:
         assert "publish" in upstream(dag, action), action
     assert "create_tickets" in upstream(dag, "deliver_tickets")
+    assert "hr_events" in upstream(dag, "create_tickets")  # an event's tickets are the night's own: no second one
     assert "deliver_tickets" in upstream(dag, "send_alerts")  # dead-lettered tickets are alerted
 
 
@@ -183,3 +184,19 @@ def test_dag_file_does_no_io_and_imports_fast():
     assert float(out[-3]) < 2.0
     assert out[-2] == "[]"
     assert out[-1] == "[]", "heavy libraries must be imported inside tasks"
+
+
+def test_the_urgent_dag_is_scheduled_on_an_asset_watched_in_the_triggerer(dagbag):
+    """vigil_urgent runs when a watcher fires (Redis pub/sub through common-messaging, the landing
+    folder's doorbell), not on a schedule or a polling sensor; one thin task (docs/events.md)."""
+    dag = dagbag.dags["vigil_urgent"]
+    assert dag.task_ids == ["react"] and dag.max_active_runs == 1 and dag.catchup is False
+    assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+    (asset,) = dag.timetable.asset_condition.objects
+    triggers = {w.name: w.trigger for w in asset.watchers}
+    assert set(triggers) == {"hr_events_redis", "hr_events_folder"}
+    classpath, kwargs = triggers["hr_events_redis"].serialize()
+    assert classpath.endswith("redis_await_message.AwaitMessageTrigger") and kwargs["channels"] == ["vigil.hr_events"]
+    classpath, kwargs = triggers["hr_events_folder"].serialize()
+    assert classpath.endswith("DirectoryFileDeleteTrigger") and kwargs["filename"] == "_READY"
+    assert kwargs["directory"].endswith("hr_events")

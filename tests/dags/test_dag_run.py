@@ -40,7 +40,7 @@ def test_dag_test_runs_one_night_end_to_end(airflow_db, tmp_path, monkeypatch):
     run = dag.test(logical_date=dt.datetime(D.year, D.month, D.day, tzinfo=dt.timezone.utc))
     assert run.state == "success", [(ti.task_id, ti.state) for ti in run.get_task_instances()]
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert set(states.values()) == {"success"} and len(states) == 22
+    assert set(states.values()) == {"success"} and len(states) == 23  # hr_events included
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

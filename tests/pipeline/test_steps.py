@@ -30,14 +30,15 @@ EXPECTED_GRAPH = {
     "check_breakers": {"audit_publish"},
     "publish": {"check_breakers"},
     "close_tickets": {"check_breakers", "publish"},
-    "create_tickets": {"check_breakers", "close_tickets"},
+    "hr_events": {"close_tickets"},
+    "create_tickets": {"check_breakers", "hr_events"},
     "deliver_tickets": {"create_tickets"},
     "send_alerts": {"check_breakers", "create_tickets", "deliver_tickets"},
 }
 
 #: What `vigil run` prints and summary.json records, in order (vigil status and the benchmark read these names).
 IN_PROCESS = [*(f"extract {f}" for f in FEEDS), "source freshness", *(f"load {f}" for f in FEEDS), "audit raw",
-              "dbt build", "audit publish", "circuit breakers", "publish", "close tickets", "create tickets",
+              "dbt build", "audit publish", "circuit breakers", "publish", "close tickets", "hr events", "create tickets",
               "deliver tickets", "alerts"]
 
 

@@ -56,7 +56,7 @@ def intended(publish_tables: tuple[str, ...] = ()) -> set[tuple[str, str, str]]:
     for role in (L, T, DI, R, A):
         g(role, "database", "CONNECT")
     g(T, "database", "TEMPORARY")  # dbt's incremental models
-    for s in ("raw", "audit", "tickets"):
+    for s in ("raw", "audit", "tickets", "urgent"):
         g(O, f"schema:{s}", "OWNER")
     for s in DBT_SCHEMAS:
         g(T, f"schema:{s}", "OWNER")
@@ -97,6 +97,14 @@ def intended(publish_tables: tuple[str, ...] = ()) -> set[tuple[str, str, str]]:
     for c in OUTBOX_STATUS:
         g(DI, f"tickets.outbox.{c}", "UPDATE")
     g(DI, "tickets.delivery_attempts", "INSERT")
+    g(T, "schema:urgent", "USAGE")  # the same-day path (docs/events.md)
+    g(A, "schema:urgent", "USAGE")
+    g(O, "urgent.events", "OWNER")
+    g(T, "urgent.events", "SELECT", "INSERT")
+    g(A, "urgent.events", "SELECT")
+    for c in ("status", "status_at", "reason", "snapshot_date", "plan_fingerprint", "ticket_ids", "acted_at",
+              "contradicted_on"):
+        g(T, f"urgent.events.{c}", "UPDATE")
     g(R, f"default:{T}:publish", "SELECT")
     g(DI, f"default:{T}:publish", "SELECT")
     for t in publish_tables:

@@ -6,15 +6,42 @@
 --                       enabled (disabled, locked or gone); null while still enabled (is_open)
 --   revoked_within_due  the revocation's UTC date is on or before due_date; while open: false once
 --                       the due date has passed, null before that
---   hours_to_revoke     hours from the start of the termination day (00:00 UTC) to revoked_at
---                       (negative when revoked during the notice period); null while open
+--   hours_to_revoke     hours from the start of the termination day (00:00 UTC), or from the
+--                       reported_at of the HR event the same-day path acted on for that
+--                       termination (urgent.events, docs/events.md), to revoked_at (negative when
+--                       revoked during the notice period); null while open
 --   kpi_exclusion_reason 'disabled_when_first_seen': the account was already disabled, locked or
 --                       gone on the first night Vigil saw it and IAM gave no usable disabled_at
 --                       (e.g. people who left years before go-live): revoked_at, hours_to_revoke
 --                       and revoked_within_due are null and the KPIs count it as excluded
+{#- The same-day path's record (vigil.actions.urgent): absent in a warehouse that never had an
+    HR event, so it is looked up, not declared as a source. -#}
+{%- set hr_events = adapter.get_relation(database=target.database, schema='urgent', identifier='events') if execute else none %}
 with leaver_accounts as (
 
     select * from {{ ref('int_access__leaver_accounts') }}
+
+),
+
+reported as (
+
+    -- when HR reported the departure the same-day path acted on: the response starts there
+    {%- if hr_events %}
+    select
+        employee_id,
+        {{ utc_date('effective_at') }} as termination_date,
+        min(reported_at) as reported_at
+    from {{ hr_events }}
+    where status = 'acted'
+      and kind in ('dismissal', 'termination', 'rehire_cancel')
+    group by employee_id, {{ utc_date('effective_at') }}
+    {%- else %}
+    select
+        {{ dbt.cast('null', dbt.type_string()) }} as employee_id,
+        {{ dbt.cast('null', 'date') }} as termination_date,
+        {{ dbt.cast('null', type_timestamptz()) }} as reported_at
+    where 1 = 0
+    {%- endif %}
 
 ),
 
@@ -24,10 +51,13 @@ timed as (
         leaver_accounts.*,
         case
             when revoked_at is not null then {{ dbt.datediff(
-                utc_instant('termination_date', '00:00:00'),
+                'coalesce(reported.reported_at, ' ~ utc_instant('leaver_accounts.termination_date', '00:00:00') ~ ')',
                 'revoked_at', 'second') }}
         end as seconds_to_revoke
     from leaver_accounts
+    left join reported
+        on leaver_accounts.employee_id = reported.employee_id
+        and leaver_accounts.termination_date = reported.termination_date
 
 )
 

@@ -31,10 +31,12 @@ DATA_QUALITY_FAILURE = "data_quality_failure"
 TICKETS_DEAD_LETTERED = "tickets_dead_lettered"
 TICKETS_REFUSED = "tickets_refused"
 TICKET_OVERDUE = "ticket_overdue"  # a delivered ticket past due_by whose access IAM still shows open
+URGENT_HOLD = "urgent_hold"  # an HR event's freeze held: the event-rate or size breaker, or HR disagrees
+URGENT_CONTRADICTED = "urgent_contradicted"  # a later HR snapshot contradicts an event already acted on
 ALERT_STORM = "alert_storm"  # the summary that replaces more than N alerts of one kind in one night
 
 KINDS: tuple[str, ...] = (
-    BREAKER_HOLD, DATA_QUALITY_FAILURE, TICKETS_DEAD_LETTERED, TICKETS_REFUSED, TICKET_OVERDUE, POST_TERMINATION_LOGIN,
+    BREAKER_HOLD, URGENT_CONTRADICTED, URGENT_HOLD, DATA_QUALITY_FAILURE, TICKETS_DEAD_LETTERED, TICKETS_REFUSED, TICKET_OVERDUE, POST_TERMINATION_LOGIN,
     DEPARTURE_RISK_HIGH,
     HANDOVER_OVERDUE, COMPLAINANT_TIER_UP, COMPLAINT_DEADLINE_BREACH, COMPLAINT_SURGE, ALERT_STORM,
 )
@@ -50,6 +52,8 @@ KIND_LABELS = {
     TICKETS_DEAD_LETTERED: "Revocation tickets dead-lettered",
     TICKETS_REFUSED: "Revocation ticket change refused",
     TICKET_OVERDUE: "Revocation ticket overdue, access still open",
+    URGENT_HOLD: "HR event held: same-day freeze waits for a person",
+    URGENT_CONTRADICTED: "HR snapshot contradicts an HR event already acted on",
     ALERT_STORM: "Alert storm (summary)",
 }
 

@@ -8,14 +8,16 @@ Public API (docs/tickets.md):
     close_tickets(warehouse_url, run_date) -> dict
     acknowledge_ticket(warehouse_url, ticket_id, *, actor, reference=None) -> bool
     ensure_ticket_tables(wh, con)
+    issue_tickets(warehouse_url, candidates, *, run_date, run_id, out, config_path=None) -> dict  (urgent path)
 """
 
 from vigil.actions.tickets.delivery import deliver_tickets, outbox_counts
 from vigil.actions.tickets.store import (
-    acknowledge_ticket, close_tickets, create_tickets, ensure_ticket_tables, plan_tickets, write_ticket_files,
+    acknowledge_ticket, close_tickets, create_tickets, ensure_ticket_tables, issue_tickets, plan_tickets,
+    write_ticket_files,
 )
 
 __all__ = [
     "acknowledge_ticket", "close_tickets", "create_tickets", "deliver_tickets", "ensure_ticket_tables",
-    "outbox_counts", "plan_tickets", "write_ticket_files",
+    "issue_tickets", "outbox_counts", "plan_tickets", "write_ticket_files",
 ]

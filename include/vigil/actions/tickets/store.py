@@ -610,3 +610,61 @@ def close_tickets(warehouse_url: str, run_date: dt.date, *, now: dt.datetime | N
         append_audit_events(wh, con, events)
     return {"run_date": run_date.isoformat(), "snapshot": True, "closed": len(closed), "still_open": still_open,
             "ticket_ids": [c[0] for c in closed]}
+
+
+# --------------------------------------------------------------------------- issued outside the night
+
+
+def issue_tickets(warehouse_url: str, candidates: list[model.Candidate], *, run_date: dt.date, run_id: str,
+                  out: Path, config_path: Path | None = None, now: dt.datetime | None = None,
+                  actor: str = ACTOR) -> dict:
+    """Issue tickets planned outside the nightly rules (the urgent path, vigil.actions.urgent): the same
+    documents, deterministic ids, outbox rows and audit events as `create_tickets`, for the
+    candidates no ticket exists for yet (by group key, as `_classify` decides for a night).
+
+    Returns ``created`` (ticket ids), ``existing`` (ids of tickets already issued for the same
+    group: nothing new is sent), ``refused`` (as `create_tickets`), ``unrouted``, ``outbox`` and the
+    ticket files of `run_date`."""
+    config: DeliveryConfig | None = load_delivery_config(config_path)
+    now = now or _now()
+    wh = Warehouse.open(warehouse_url)
+    with wh.transaction() as con:
+        ensure_ticket_tables(wh, con)
+        ensure_audit_log(wh, con)
+        existing = _existing_by_group(wh, con, [c.group_key for c in candidates])
+        new, unchanged, refused = _classify(candidates, existing)
+        ticket_rows, outbox_rows, events, unrouted = [], [], [], []
+        for c in new:
+            doc = dict(c.document, created_at=model.iso_utc(now))
+            payload = model.canonical_json(doc)
+            ticket_rows.append((
+                doc["ticket_id"], doc["kind"], c.group_key, doc["employee_id"], doc["system"], doc["account_id"],
+                model.canonical_json(doc["account_ids"]), doc["priority"],
+                dt.datetime.fromisoformat(doc["due_by"].replace("Z", "+00:00")),
+                model.canonical_json(doc["actions"]), doc["reason"], doc["rule_id"], doc["rule_version"],
+                dt.date.fromisoformat(doc["event_date"]), run_id, run_date,
+                model.canonical_json(doc["evidence"]["input_hashes"]), c.content_sha256, payload, now, "created",
+                now, None,
+            ))
+            channels = config.channels_for(doc["system"]) if config else []
+            if not channels:
+                unrouted.append(doc["ticket_id"])
+            for ch in channels:
+                obx = outbox_id_for(doc["ticket_id"], ch.name)
+                outbox_rows.append((obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, "msg_" + obx[4:],
+                                    model.sha256_hex(payload), now, "pending", 0, now, None, None))
+            events.append(_audit_for(
+                doc, "created", outcome="created", event_id=f"{doc['ticket_id']}:created", occurred_at=now,
+                actor=actor, details={"kind": doc["kind"], "priority": doc["priority"], "due_by": doc["due_by"],
+                                      "channels": [ch.name for ch in channels], "actions": len(doc["actions"])},
+            ))
+        refused_out = [{"ticket_id": c.ticket_id, "existing_ticket_id": prior["ticket_id"], "reason": reason,
+                        "employee_id": c.document["employee_id"], "system": c.document["system"]}
+                       for c, prior, reason in refused]
+        _insert(con, TICKETS, TICKETS_COLUMNS, ticket_rows)
+        _insert(con, OUTBOX, OUTBOX_COLUMNS, outbox_rows)
+        append_audit_events(wh, con, events)
+    files = write_ticket_files(warehouse_url, run_date, out=out)
+    return {"created": [r[0] for r in ticket_rows], "existing": [prior["ticket_id"] for _, prior in unchanged],
+            "refused": refused_out, "unrouted": unrouted, "outbox": len(outbox_rows), "files": files,
+            "delivery_configured": config is not None}

@@ -56,9 +56,11 @@ CREATE SCHEMA IF NOT EXISTS publish_candidate;
 CREATE SCHEMA IF NOT EXISTS publish;
 CREATE SCHEMA IF NOT EXISTS audit;
 CREATE SCHEMA IF NOT EXISTS tickets;
+CREATE SCHEMA IF NOT EXISTS urgent;
 ALTER SCHEMA raw OWNER TO vigil_owner;
 ALTER SCHEMA audit OWNER TO vigil_owner;
 ALTER SCHEMA tickets OWNER TO vigil_owner;
+ALTER SCHEMA urgent OWNER TO vigil_owner;
 -- dbt creates, replaces and drops the relations of these schemas: it owns them.
 ALTER SCHEMA staging OWNER TO vigil_transformer;
 ALTER SCHEMA intermediate OWNER TO vigil_transformer;
@@ -78,13 +80,13 @@ BEGIN
         SELECT n.nspname, c.relname, c.relkind, pg_catalog.pg_get_userbyid(c.relowner) AS owner
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname IN ('raw', 'audit', 'tickets', 'staging', 'intermediate', 'marts',
+        WHERE n.nspname IN ('raw', 'audit', 'tickets', 'urgent', 'staging', 'intermediate', 'marts',
                             'publish_candidate', 'publish')
           AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
     LOOP
         target := CASE
             WHEN rel.nspname = 'audit' AND rel.relname LIKE 'dq\_batch\_\_%' THEN 'vigil_transformer'
-            WHEN rel.nspname IN ('raw', 'audit', 'tickets') THEN 'vigil_owner'
+            WHEN rel.nspname IN ('raw', 'audit', 'tickets', 'urgent') THEN 'vigil_owner'
             ELSE 'vigil_transformer' END;
         CONTINUE WHEN rel.owner = target;
         EXECUTE format('ALTER %s %I.%I OWNER TO %I',
@@ -110,7 +112,7 @@ BEGIN
         SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) AS owner
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname IN ('raw', 'audit', 'tickets', 'staging', 'intermediate', 'marts',
+        WHERE n.nspname IN ('raw', 'audit', 'tickets', 'urgent', 'staging', 'intermediate', 'marts',
                             'publish_candidate', 'publish', 'public')
           AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
           AND (c.relacl IS NOT NULL OR EXISTS (
@@ -122,7 +124,7 @@ BEGIN
             EXECUTE format('REVOKE ALL ON %I.%I FROM %I', rel.nspname, rel.relname, r);
         END LOOP;
     END LOOP;
-    FOREACH s IN ARRAY ARRAY['raw', 'audit', 'tickets', 'staging', 'intermediate', 'marts',
+    FOREACH s IN ARRAY ARRAY['raw', 'audit', 'tickets', 'urgent', 'staging', 'intermediate', 'marts',
                              'publish_candidate', 'publish', 'public'] LOOP
         FOREACH r IN ARRAY roles LOOP
             -- an owner's rights on its own schema are not grants; everyone else's are revoked
@@ -180,3 +182,13 @@ GRANT SELECT ON tickets.tickets, tickets.outbox, tickets.delivery_attempts, tick
 GRANT UPDATE (status, status_at, closed_at) ON tickets.tickets TO vigil_dispatcher;
 GRANT UPDATE (state, attempts, next_attempt_at, last_status, last_error) ON tickets.outbox TO vigil_dispatcher;
 GRANT INSERT ON tickets.delivery_attempts TO vigil_dispatcher;
+
+-- --------------------------------------------------------------------------------------- urgent
+-- The same-day path (docs/events.md) runs as vigil_transformer: it records each HR event and moves
+-- only its status columns (nothing deleted); dbt (also the transformer) reads it for the
+-- revocation-timeliness KPI; the auditor reads it.
+GRANT USAGE ON SCHEMA urgent TO vigil_transformer, vigil_auditor;
+GRANT SELECT, INSERT ON urgent.events TO vigil_transformer;
+GRANT UPDATE (status, status_at, reason, snapshot_date, plan_fingerprint, ticket_ids, acted_at, contradicted_on)
+    ON urgent.events TO vigil_transformer;
+GRANT SELECT ON urgent.events TO vigil_auditor;
