@@ -282,7 +282,7 @@ def _check_before_run(settings: Settings, actions: bool = True) -> None:
         require_warehouse(settings.warehouse, settings.warehouse_display)
     if actions:
         from vigil.actions.alerts.config import load_config
-        from vigil.actions.tickets.config import load_delivery_config
+        from vigil.actions.delivery.config import load_delivery_config
 
         load_delivery_config(settings.delivery_config)
         if settings.alerting_config:
