@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from fixtures.tickets import FAST, WEBHOOK_SECRET, Fault, WebhookConsumer, query, verify_standard_webhook, write_config
+from fixtures.tickets import FAST, WEBHOOK_SECRET, Fault, WebhookConsumer, verify_standard_webhook, write_config
 from vigil.actions.cases import CaseFileError, deliver_cases
 from vigil.actions.delivery.config import DeliveryConfig
 from vigil.config import ConfigError, Settings

@@ -40,6 +40,7 @@ from vigil.actions.delivery.files import write_drop
 from vigil.actions.delivery.http import Call, SendResult, redact
 from vigil.actions.delivery.retry import attempt_with_retries, backoff_delay
 from vigil.actions.delivery.signing import SignedWebhookChannel
+from vigil.actions.delivery.wire import sha256_hex
 from vigil.config import ConfigError
 from vigil.store.warehouse import PostgresWarehouse, Warehouse
 
@@ -100,8 +101,6 @@ def attempt_columns(id_column: str) -> tuple[str, ...]:
 def outbox_id_for(doc_id: str, target: str, revision: int = 1) -> str:
     """Fixed per (document, channel, revision): the same on every attempt and every rerun; a revision
     is a new delivery (a new idempotency key), its re-send is not."""
-    from vigil.actions.delivery.wire import sha256_hex
-
     key = f"{doc_id}|{target}" if revision == 1 else f"{doc_id}|{target}|r{revision}"
     return "obx-" + sha256_hex(key)[:32]
 
