@@ -201,3 +201,15 @@ def test_case_routes_in_the_delivery_config_are_checked():
     assert [c.name for c in ok.case_channels_for("t")] == ["w"]
     assert [c.name for c in ok.case_channels_for("other")] == ["d", "w"]
     assert DeliveryConfig.from_dict({"channels": chans}).case_channels_for("t") == []
+
+
+@pytest.mark.postgres
+def test_cases_on_postgres_once_per_revision_and_channel(pg_url, tmp_path, hooks):
+    snow, jira = hooks
+    s = Settings(warehouse=pg_url, out=tmp_path / "out", delivery_config=config(tmp_path, snow, jira))
+    write_cases(tmp_path / "out", D, [case(1, priority="P1"), case(2, owner_team="fraud-ops")])
+    first = deliver_cases(s, D, now=NOW)
+    assert (first["queued"], first["delivered"], first["dead_lettered"]) == (3, 3, [])
+    again = deliver_cases(s, D, now=NOW + dt.timedelta(hours=1))
+    assert (again["queued"], again["delivered"]) == (0, 0) and first["outbox"] == again["outbox"] == {"delivered": 3}
+    assert len(snow.received) == len(jira.received) == 1

@@ -319,7 +319,7 @@ def deliver_cases(settings: Settings, day: dt.date, *, now: dt.datetime | None =
     if not path.is_file():
         warnings.append(f"no case documents for {day.isoformat()} ({path} does not exist)")
     config = load_delivery_config(settings.delivery_config)
-    wh = Warehouse.open(settings.warehouse)
+    wh = Warehouse.open(settings.warehouse_for("dispatcher"))  # least privilege on PostgreSQL
     queued = _queue(wh, docs, config, day, now)
     if queued["unrouted"]:
         why = "no delivery configuration" if config is None else "no cases: channel for their owner team"
