@@ -260,7 +260,7 @@ def _check_before_run(settings: Settings, actions: bool = True) -> None:
     if actions:
         # heavy: the actions layer pulls in scim2_models (~1 s); `vigil --help` must stay quick
         from vigil.actions.alerts.config import load_config
-        from vigil.actions.tickets.config import load_delivery_config  # heavy: as above
+        from vigil.actions.delivery.config import load_delivery_config  # heavy: as above
 
         load_delivery_config(settings.delivery_config)
         if settings.alerting_config:

@@ -25,10 +25,10 @@ from fixtures.tickets import (
 )
 from vigil.config import ConfigError
 from vigil.actions.tickets import create_tickets, deliver_tickets, plan_tickets
-from vigil.actions.tickets.channels.base import parse_retry_after, redact
+from vigil.actions.delivery.http import parse_retry_after, redact
 from vigil.actions.tickets.channels.scim import disable_payload, remove_member_payload
-from vigil.actions.tickets.channels.webhook import sign
-from vigil.actions.tickets.config import DeliveryConfig, Policy, load_delivery_config
+from vigil.actions.delivery.signing import sign
+from vigil.actions.delivery.config import DeliveryConfig, Policy, load_delivery_config
 from vigil.actions.tickets.delivery import backoff_delay
 from vigil.store.warehouse import Warehouse
 

@@ -57,7 +57,7 @@ def test_every_delivery_config_key_and_policy_setting_is_documented():
 
     import yaml
 
-    from vigil.actions.tickets.config import Policy
+    from vigil.actions.delivery.config import Policy
 
     example = yaml.safe_load((REPO / "config" / "delivery.example.yml").read_text())
     keys = set(example) | set(example["defaults"]) | {f.name for f in dataclasses.fields(Policy)}
@@ -77,8 +77,8 @@ def test_every_audit_log_column_is_documented():
 def test_the_documented_webhook_check_verifies_what_vigil_signs_and_nothing_else():
     import base64
 
-    from vigil.actions.tickets.channels.webhook import sign
-    from vigil.actions.tickets.config import decode_webhook_secret
+    from vigil.actions.delivery.signing import sign
+    from vigil.actions.delivery.signing import decode_webhook_secret
 
     block = re.search(r"\*\*Verifying, on the consumer side\.\*\*.*?```python\n(.*?)```", TICKETS_DOC.read_text(), re.S)
     assert block, "docs/tickets.md lost its webhook verification snippet"

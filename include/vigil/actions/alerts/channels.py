@@ -1,5 +1,11 @@
-"""Sending: one e-mail over SMTP, one JSON message to a chat webhook. Errors are raised as
-DeliveryError with a message that names the channel but never a secret (no URL, no password)."""
+"""Sending: one e-mail over SMTP, one JSON message to a chat webhook. Errors are raised as the
+delivery core's DeliveryError with a message that names the channel but never a secret (no URL,
+no password); what the message carried stays owed and is retried by the next dispatch.
+
+Chat webhooks retry on the core's loop (vigil.actions.delivery.retry): 5xx, 429 and network
+errors, 3 attempts, 1 s then 2 s apart and never before Retry-After (waits cut to 30 s: a
+dispatch has no outbox to come back later); other 4xx are not retried within the dispatch.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,25 @@ import ssl
 import time
 from email.message import EmailMessage
 
+import httpx
+
 from vigil.actions.alerts.config import SmtpSettings, Webhook
+from vigil.actions.delivery.http import Call, DeliveryError, SendResult, raise_for, timed_request
+from vigil.actions.delivery.retry import RetryPolicy, attempt_with_retries
 
 WEBHOOK_ATTEMPTS = 3
 MAX_RETRY_AFTER_SECONDS = 30.0
+#: 1 s then 2 s between attempts, no jitter; a longer Retry-After is waited, at most 30 s.
+CHAT_RETRY = RetryPolicy(max_attempts=WEBHOOK_ATTEMPTS, backoff_base_seconds=1.0,
+                         backoff_max_seconds=MAX_RETRY_AFTER_SECONDS, max_inline_wait_seconds=MAX_RETRY_AFTER_SECONDS,
+                         jitter=False, clamp_long_waits=True)
+
+__all__ = ["CHAT_RETRY", "DeliveryError", "post_webhook", "send_email"]
 
 
-class DeliveryError(RuntimeError):
-    """A message was not accepted; what it carried stays owed and is retried by the next dispatch."""
+def chat_retryable(status: int) -> bool:
+    """Chat services: any 5xx or 429 may pass on a second try; other 4xx will not."""
+    return status == 429 or 500 <= status <= 599
 
 
 def send_email(smtp: SmtpSettings, message: EmailMessage, recipients: tuple[str, ...]) -> str:
@@ -43,32 +60,22 @@ def send_email(smtp: SmtpSettings, message: EmailMessage, recipients: tuple[str,
 
 
 def post_webhook(webhook: Webhook, payload: dict, *, sleep=time.sleep) -> str:
-    import httpx
-
     url = webhook.url()
-    last = ""
-    for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
-        try:
-            response = httpx.post(url, json=payload, timeout=webhook.timeout_seconds, follow_redirects=False)
-        except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__}"
-            status = None
-        else:
-            status = response.status_code
-            if 200 <= status < 300:
-                return f"http {status}"
-            last = f"http {status}"
-            if status != 429 and status < 500:
-                break  # a 4xx other than 429 will not get better by asking again
-        if attempt < WEBHOOK_ATTEMPTS:
-            wait = float(2 ** (attempt - 1))
-            if status == 429:
-                try:
-                    wait = float(response.headers.get("Retry-After", wait))
-                except ValueError:
-                    pass
-            sleep(min(max(wait, 0.0), MAX_RETRY_AFTER_SECONDS))
-    raise DeliveryError(f"team {webhook.team} webhook ({webhook.format}): {last} after {attempt} attempt(s)")
+
+    def post_once(client: httpx.Client) -> SendResult:
+        calls: list[Call] = []
+        # json=: httpx's compact UTF-8 encoding, the bytes chat services have always received
+        r = timed_request(client, "POST", url, "POST chat webhook", calls, json=payload)
+        if not r.is_success:
+            raise_for(r, "POST chat webhook", calls, retryable=chat_retryable)
+        return SendResult("delivered", str(r.status_code), calls)
+
+    with httpx.Client(timeout=webhook.timeout_seconds, follow_redirects=False) as client:
+        done = attempt_with_retries(lambda: post_once(client), CHAT_RETRY, sleep=sleep)
+    if done.state == "delivered":
+        return f"http {done.status}"
+    last = f"http {done.status}" if str(done.status).isdigit() else str(done.status)
+    raise DeliveryError(f"team {webhook.team} webhook ({webhook.format}): {last} after {done.attempts} attempt(s)")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -21,12 +21,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
 
 from vigil.actions.alerts.model import ALERT_STORM, KINDS, SEVERITIES, SEVERITY_RANK
-from vigil.config import ConfigError, airflow_connection_password, is_loopback
+from vigil.actions.delivery.config import resolve_secret
+from vigil.actions.delivery.http import check_url
+from vigil.config import ConfigError, is_loopback
 
 DEFAULT_STORM_THRESHOLD = 20
 WEBHOOK_FORMATS = ("slack", "teams")
@@ -34,24 +35,6 @@ SECURITIES = ("starttls", "ssl", "none")
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ROUTABLE_KINDS = tuple(k for k in KINDS if k != ALERT_STORM)  # a summary follows its members' kind
-
-
-def resolve_secret(owner: str, options: dict, what: str, *, required: bool) -> str | None:
-    """The value named by ``<what>_env`` or ``<what>_conn``; None when neither is configured."""
-    env_name, conn_id = options.get(f"{what}_env"), options.get(f"{what}_conn")
-    if env_name:
-        value = os.environ.get(env_name)
-        if not value:
-            raise ConfigError(f"{owner}: environment variable {env_name} is not set")
-        return value
-    if conn_id:
-        value = airflow_connection_password(conn_id)
-        if not value:
-            raise ConfigError(f"{owner}: Airflow connection {conn_id!r} has no password")
-        return value
-    if required:
-        raise ConfigError(f"{owner}: needs {what}_env or {what}_conn")
-    return None
 
 
 def _unknown(owner: str, data: dict, allowed: set[str]) -> None:
@@ -130,20 +113,11 @@ class Webhook:
 
     def url(self) -> str:
         url = resolve_secret(f"team {self.team} webhook", self.options, "url", required=True)
-        check_url(f"team {self.team} webhook", url)
+        check_url(f"team {self.team} webhook", url, secret=True)  # the URL holds the token: never echoed
         return url
 
     def wants(self, severity: str) -> bool:
         return SEVERITY_RANK.get(severity, 9) <= SEVERITY_RANK[self.min_severity]
-
-
-def check_url(owner: str, url: str) -> None:
-    parts = urlsplit(url or "")
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and is_loopback(parts.hostname):
-        return
-    raise ConfigError(f"{owner}: the webhook URL must be https:// (plain http only to a loopback host)")
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
+
+from vigil.actions.delivery.wire import canonical_json, plain
 
 # The kinds, in the order digests list them.
 COMPLAINANT_TIER_UP = "complainant_tier_up"
@@ -67,31 +67,11 @@ MAX_FACT_STRING = 300  # longer strings are refused: facts are ids and terms, ne
 MAX_FACT_ITEMS = 500
 
 
-def _plain(value):
-    """JSON-ready value: dates as ISO text, decimals as numbers, tuples as lists."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc)
-            return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_plain(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
+_plain = plain  # the delivery core's: alert ids are hashed over these spellings
 
 
 def plain_facts(facts: dict) -> dict:
     return {str(k): _plain(v) for k, v in facts.items()}
-
-
-def canonical_json(value) -> str:
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def check_facts(facts: dict, *, where: str = "facts") -> None:

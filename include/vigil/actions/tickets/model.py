@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.actions.delivery.wire import canonical_json, iso_utc, sha256_hex
 from vigil.build.dbt_runner import DBT_PROJECT_DIR
 
 DOCUMENT_VERSION = "vigil.revocation_ticket/1"
@@ -46,30 +45,6 @@ CSV_COLUMNS = (
     "ticket_id", "revision", "kind", "priority", "due_by", "policy_due_by", "employee_id", "system", "account_id", "account_ids",
     "actions", "reason", "rule_id", "rule_version", "event_date", "run_id", "run_date", "created_at",
 )
-
-
-def canonical_json(value) -> str:
-    """One spelling per value: sorted keys, no insignificant whitespace, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
-
-
-def _default(value):
-    if isinstance(value, dt.datetime):
-        return iso_utc(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def sha256_hex(data: str | bytes) -> str:
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
-
-
-def iso_utc(value: dt.datetime) -> str:
-    """``2026-03-02T23:59:59Z``: UTC, second precision (what the JSON Schema expects)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ticket_id_for(rule_id: str, employee_id: str, system: str, account_ids: list[str], event_date: dt.date,

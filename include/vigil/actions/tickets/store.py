@@ -20,12 +20,15 @@ import json
 import logging
 from pathlib import Path
 
-from vigil.store.audit import append_audit_events, ensure_audit_log
+from vigil.actions.delivery.config import DeliveryConfig, load_delivery_config
+from vigil.actions.delivery.files import atomic_write
+from vigil.actions.delivery.outbox import (
+    attempt_columns, attempts_ddl, idempotency_key_for, insert, outbox_columns, outbox_ddl, outbox_id_for, rows,
+)
 from vigil.actions.tickets import model
-from vigil.actions.tickets.config import DeliveryConfig, load_delivery_config
-from vigil.actions.tickets.files import atomic_write
-from vigil.store.warehouse import Warehouse
+from vigil.store.audit import append_audit_events, ensure_audit_log
 from vigil.store.ddl import needs_ddl
+from vigil.store.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +49,12 @@ TICKETS_COLUMNS = (
     "actions", "reason", "rule_id", "rule_version", "event_date", "run_id", "run_date", "input_hashes",
     "content_sha256", "payload", "created_at", "status", "status_at", "closed_at",
 )
-OUTBOX_COLUMNS = (
-    "outbox_id", "ticket_id", "channel", "target", "system", "run_date", "idempotency_key", "payload_sha256",
-    "created_at", "state", "attempts", "next_attempt_at", "last_status", "last_error",
-)
+OUTBOX_COLUMNS = outbox_columns("ticket_id", "system")
 REVISION_COLUMNS = (
     "ticket_id", "revision", "priority", "due_by", "payload", "payload_sha256", "reason", "run_id", "run_date",
     "created_at",
 )
-ATTEMPT_COLUMNS = (
-    "attempt_id", "outbox_id", "ticket_id", "channel", "target", "attempt_no", "call_no", "request",
-    "idempotency_key", "http_status", "outcome", "error", "started_at", "duration_ms", "run_id",
-)
+ATTEMPT_COLUMNS = attempt_columns("ticket_id")
 
 DDL = (
     f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
@@ -86,39 +83,8 @@ DDL = (
     status_at TIMESTAMPTZ NOT NULL,
     closed_at TIMESTAMPTZ
 )""",
-    f"""CREATE TABLE IF NOT EXISTS {OUTBOX} (
-    outbox_id VARCHAR PRIMARY KEY,
-    ticket_id VARCHAR NOT NULL,
-    channel VARCHAR NOT NULL,
-    target VARCHAR NOT NULL,
-    system VARCHAR NOT NULL,
-    run_date DATE NOT NULL,
-    idempotency_key VARCHAR NOT NULL,
-    payload_sha256 VARCHAR NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    state VARCHAR NOT NULL,
-    attempts INTEGER NOT NULL,
-    next_attempt_at TIMESTAMPTZ NOT NULL,
-    last_status VARCHAR,
-    last_error VARCHAR
-)""",
-    f"""CREATE TABLE IF NOT EXISTS {ATTEMPTS} (
-    attempt_id VARCHAR PRIMARY KEY,
-    outbox_id VARCHAR NOT NULL,
-    ticket_id VARCHAR NOT NULL,
-    channel VARCHAR NOT NULL,
-    target VARCHAR NOT NULL,
-    attempt_no INTEGER NOT NULL,
-    call_no INTEGER NOT NULL,
-    request VARCHAR NOT NULL,
-    idempotency_key VARCHAR NOT NULL,
-    http_status INTEGER,
-    outcome VARCHAR NOT NULL,
-    error VARCHAR,
-    started_at TIMESTAMPTZ NOT NULL,
-    duration_ms DOUBLE PRECISION,
-    run_id VARCHAR NOT NULL
-)""",
+    outbox_ddl(OUTBOX, "ticket_id", "system"),
+    attempts_ddl(ATTEMPTS, "ticket_id"),
     f"""CREATE TABLE IF NOT EXISTS {REVISIONS} (
     ticket_id VARCHAR NOT NULL,
     revision INTEGER NOT NULL,
@@ -158,8 +124,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _rows(wh: Warehouse, con, sql: str, params=()) -> list[dict]:
-    return wh.rows(con, sql, params)
+_rows = rows  # the core's: dicts on either engine
+_insert = insert
 
 
 def _tables(wh: Warehouse, con, schema: str) -> set[str]:
@@ -293,21 +259,6 @@ def plan_new_tickets(wh: Warehouse, con, run_date: dt.date, schema: str = "publi
 # --------------------------------------------------------------------------- creating
 
 
-def outbox_id_for(ticket_id: str, target: str, revision: int = 1) -> str:
-    """Fixed per (ticket, channel, revision): the same on every attempt and every rerun; a revision
-    is a new delivery (a new idempotency key), its re-send is not."""
-    key = f"{ticket_id}|{target}" if revision == 1 else f"{ticket_id}|{target}|r{revision}"
-    return "obx-" + model.sha256_hex(key)[:32]
-
-
-def _insert(con, table: str, columns: tuple[str, ...], rows: list[tuple], chunk: int = 200) -> None:
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    for i in range(0, len(rows), chunk):
-        part = rows[i:i + chunk]
-        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([placeholders] * len(part)),
-                    tuple(v for r in part for v in r))
-
-
 def _audit_for(doc: dict, event: str, *, outcome=None, details=None, event_id=None, actor: str = ACTOR,
                run_id: str | None = None, run_date=None, occurred_at=None) -> dict:
     return {
@@ -365,7 +316,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
             for ch in channels:
                 obx = outbox_id_for(doc["ticket_id"], ch.name)
                 outbox_rows.append((
-                    obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, "msg_" + obx[4:],
+                    obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, idempotency_key_for(obx),
                     model.sha256_hex(payload), now, "pending", 0, now, None, None,
                 ))
             events.append(_audit_for(
@@ -394,7 +345,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
             for ch in channels:
                 obx = outbox_id_for(doc["ticket_id"], ch.name, rev)
                 outbox_rows.append((
-                    obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, "msg_" + obx[4:],
+                    obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, idempotency_key_for(obx),
                     model.sha256_hex(payload), now, "pending", 0, now, None, None,
                 ))
             revised.append({"ticket_id": doc["ticket_id"], "revision": rev, "from": cur["priority"],

@@ -25,9 +25,9 @@ import threading
 import httpx
 from scim2_models import Context, Group, PatchOp, PatchOperation, User
 
+from vigil.actions.delivery.config import Channel
+from vigil.actions.delivery.http import Call, DeliveryError, SendResult, raise_for, timed_request
 from vigil.actions.tickets import model
-from vigil.actions.tickets.channels.base import Call, DeliveryError, SendResult, raise_for, timed_request
-from vigil.actions.tickets.config import Channel
 
 SCIM_JSON = "application/scim+json"
 MAX_CONFLICT_RETRIES = 3

@@ -1,32 +1,14 @@
-"""Signed webhooks to a ticketing system, per the Standard Webhooks specification.
-
-Headers: ``webhook-id`` (the outbox idempotency key: the same on every retry, so the consumer can
-drop duplicates), ``webhook-timestamp`` (Unix seconds of this attempt) and ``webhook-signature:
-v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`` with the channel's secret (>= 24 bytes).
-The body is the same bytes on every attempt. Formats: ``standard`` (``{type, timestamp, data}``),
+"""The bodies of ticket webhooks; signing and sending are the delivery core's
+(vigil.actions.delivery.signing). Formats: ``standard`` (``{type, timestamp, data}``),
 ``servicenow`` (incident-style) and ``jira`` (issue-create style); each embeds the ticket.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import time
-
-import httpx
-
 from vigil.actions.tickets import model
-from vigil.actions.tickets.channels.base import Call, SendResult, raise_for, timed_request
-from vigil.actions.tickets.config import Channel
 
 URGENCY = {"P1": "1", "P2": "2", "P3": "3"}
 JIRA_PRIORITY = {"P1": "Highest", "P2": "High", "P3": "Medium"}
-
-
-def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def _summary(doc: dict) -> str:
@@ -75,30 +57,3 @@ def render_body(doc: dict, options: dict) -> bytes:
         event = "updated" if doc.get("revision", 1) > 1 else "created"
         body = {"type": f"vigil.{doc['kind']}.{event}", "timestamp": doc["created_at"], "data": doc}
     return model.canonical_json(body).encode()
-
-
-class WebhookChannel:
-    type = "webhook"
-
-    def __init__(self, channel: Channel, client: httpx.Client):
-        self.channel = channel
-        self.client = client
-        self.url = channel.options["url"]
-        self.key = channel.webhook_key()
-        self.extra_headers = {str(k): str(v) for k, v in (channel.options.get("headers") or {}).items()}
-
-    def send(self, document: dict, key: str) -> SendResult:
-        calls: list[Call] = []
-        body = render_body(document, self.channel.options)
-        ts = int(time.time())
-        headers = {
-            **self.extra_headers,
-            "Content-Type": "application/json",
-            "webhook-id": key,
-            "webhook-timestamp": str(ts),
-            "webhook-signature": sign(self.key, key, ts, body),
-        }
-        r = timed_request(self.client, "POST", self.url, "POST webhook", calls, headers=headers, content=body)
-        if not r.is_success:
-            raise_for(r, "POST webhook", calls)
-        return SendResult("delivered", str(r.status_code), calls, confirms=False)

@@ -1,4 +1,4 @@
-"""What every channel shares: call records, the retry classification, redaction of responses.
+"""What every channel shares: call records, the retry classification, redaction, the URL rule.
 
 Classification (issue 5, "Delivery semantics"): 5xx (except 501/505), 408, 425, 429, timeouts
 and connection errors are retried; any other 4xx is permanent (dead-letter, response kept
@@ -12,8 +12,11 @@ import email.utils
 import re
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
+
+from vigil.config import ConfigError, is_loopback
 
 RETRY_STATUSES = frozenset({408, 425, 429})
 NOT_RETRIED_5XX = frozenset({501, 505})
@@ -22,7 +25,7 @@ MAX_ERROR_CHARS = 400
 
 @dataclass
 class Call:
-    """One HTTP call or file write, as recorded in tickets.delivery_attempts."""
+    """One HTTP call or file write, as recorded in a delivery_attempts table."""
 
     request: str  # "PATCH /Users/{id}" - never a query string or a header
     started_at: dt.datetime
@@ -40,9 +43,12 @@ class SendResult:
     confirms: bool = False  # the target confirmed the change itself (-> acknowledged)
 
 
-class DeliveryError(Exception):
-    def __init__(self, message: str, *, status: str, retryable: bool, retry_after: float | None = None,
-                 calls: list[Call] | None = None):
+class DeliveryError(RuntimeError):
+    """A message was not accepted. ``retryable`` says whether asking again can help;
+    ``retry_after`` is the server's Retry-After in seconds, when it gave one."""
+
+    def __init__(self, message: str, *, status: str = "error", retryable: bool = False,
+                 retry_after: float | None = None, calls: list[Call] | None = None):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
@@ -97,6 +103,19 @@ def redact(text: str | bytes | None, *, limit: int = MAX_ERROR_CHARS) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
+def check_url(owner: str, url: str | None, *, secret: bool = False) -> None:
+    """HTTP targets are ``https://`` with a host; plain ``http://`` only to a loopback host (tests).
+    ``secret``: the URL carries a token (chat webhooks) and is never echoed in the error."""
+    parts = urlsplit(url or "")
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return
+    if secret:
+        raise ConfigError(f"{owner}: the webhook URL must be https:// (plain http only to a loopback host)")
+    raise ConfigError(f"{owner}: {url!r} must be an https:// URL (plain http only to a loopback host)")
+
+
 def timed_request(client: httpx.Client, method: str, url: str, label: str, calls: list[Call], **kwargs) -> httpx.Response:
     """One HTTP call, recorded; transport failures become retryable DeliveryErrors."""
     started = dt.datetime.now(dt.timezone.utc)
@@ -118,11 +137,11 @@ def timed_request(client: httpx.Client, method: str, url: str, label: str, calls
     return response
 
 
-def raise_for(response: httpx.Response, label: str, calls: list[Call]) -> None:
+def raise_for(response: httpx.Response, label: str, calls: list[Call], *, retryable=is_retryable) -> None:
     """Turn an unsuccessful response into the right DeliveryError."""
     status = response.status_code
     body = redact(response.text)
-    if is_retryable(status):
+    if retryable(status):
         raise DeliveryError(f"{label}: HTTP {status}: {body}", status=str(status), retryable=True,
                             retry_after=parse_retry_after(response.headers.get("Retry-After")), calls=calls)
     raise DeliveryError(f"{label}: HTTP {status}: {body}", status=str(status), retryable=False, calls=calls)

@@ -1,7 +1,10 @@
-"""The delivery configuration: which channels serve which IAM system (config/delivery.example.yml).
+"""The delivery configuration: named channels, which serve which IAM system's tickets, and which
+serve cases (config/delivery.example.yml, docs/tickets.md, docs/cases.md).
 
 Named channels (``type: scim | webhook | filedrop``) and a mapping ``systems: {system: [channel
 names]}``; ``default:`` serves systems not listed (without it they are "unrouted" and alerted).
+``cases: {default: [channel names], owner_teams: {team: [channel names]}}`` routes case documents
+(webhook and filedrop channels only: SCIM changes accounts, a case is not an account change).
 Secrets never live in the file: ``token_env`` / ``secret_env`` name an environment variable and
 ``token_conn`` / ``secret_conn`` an Airflow connection (its password). Both are resolved only
 when a delivery needs them.
@@ -15,22 +18,41 @@ Rules checked when the file is loaded (ConfigError otherwise):
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
 
-from vigil.config import ConfigError, airflow_connection_password, is_loopback
+from vigil.actions.delivery.http import check_url
+from vigil.actions.delivery.signing import MIN_WEBHOOK_SECRET_BYTES, decode_webhook_secret
+from vigil.config import ConfigError, airflow_connection_password
 
 CHANNEL_TYPES = ("scim", "webhook", "filedrop")
-MIN_WEBHOOK_SECRET_BYTES = 24
+CASE_CHANNEL_TYPES = ("webhook", "filedrop")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 WEBHOOK_FORMATS = ("standard", "servicenow", "jira")
 USER_LOOKUPS = ("externalId", "userName", "id")
+
+
+def resolve_secret(owner: str, options: dict, what: str, *, required: bool = False) -> str | None:
+    """The secret named by ``<what>_env`` (an environment variable) or ``<what>_conn`` (an Airflow
+    connection's password); None when neither is configured (an error when ``required``)."""
+    env_name, conn_id = options.get(f"{what}_env"), options.get(f"{what}_conn")
+    if env_name:
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(f"{owner}: environment variable {env_name} is not set")
+        return value
+    if conn_id:
+        value = airflow_connection_password(conn_id)
+        if not value:
+            raise ConfigError(f"{owner}: Airflow connection {conn_id!r} has no password")
+        return value
+    if required:
+        raise ConfigError(f"{owner}: needs {what}_env or {what}_conn")
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,19 +98,7 @@ class Channel:
     # -- secrets ---------------------------------------------------------------------------
     def secret(self, what: str) -> str | None:
         """The secret named by ``<what>_env`` or ``<what>_conn``; None when neither is configured."""
-        env_name = self.options.get(f"{what}_env")
-        conn_id = self.options.get(f"{what}_conn")
-        if env_name:
-            value = os.environ.get(env_name)
-            if not value:
-                raise ConfigError(f"channel {self.name}: environment variable {env_name} is not set")
-            return value
-        if conn_id:
-            value = airflow_connection_password(conn_id)
-            if not value:
-                raise ConfigError(f"channel {self.name}: Airflow connection {conn_id!r} has no password")
-            return value
-        return None
+        return resolve_secret(f"channel {self.name}", self.options, what)
 
     def webhook_key(self) -> bytes:
         secret = self.secret("secret")
@@ -136,25 +146,6 @@ def _check_relative(name: str, rel: str) -> None:
         raise ConfigError(f"channel {name}: drop path {rel!r} must not contain '..' (path traversal)")
 
 
-def decode_webhook_secret(secret: str) -> bytes:
-    """Standard Webhooks secrets are ``whsec_`` + base64 of the key; anything else is the key's bytes."""
-    if secret.startswith("whsec_"):
-        try:
-            return base64.b64decode(secret[len("whsec_"):], validate=True)
-        except ValueError as exc:
-            raise ConfigError("a whsec_ webhook secret must be base64") from exc
-    return secret.encode()
-
-
-def check_url(name: str, url: str) -> None:
-    parts = urlsplit(url or "")
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and is_loopback(parts.hostname):
-        return
-    raise ConfigError(f"channel {name}: {url!r} must be an https:// URL (plain http only to a loopback host)")
-
-
 @dataclass(frozen=True)
 class DeliveryConfig:
     channels: dict[str, Channel]
@@ -162,16 +153,23 @@ class DeliveryConfig:
     default: tuple[str, ...] = ()
     policy: Policy = field(default_factory=Policy)
     source: str | None = None
+    case_default: tuple[str, ...] = ()
+    case_teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def channels_for(self, system: str) -> list[Channel]:
         names = self.systems.get(system, self.default)
+        return [self.channels[n] for n in names]
+
+    def case_channels_for(self, owner_team: str) -> list[Channel]:
+        """The channels a case of `owner_team` goes to (``cases.owner_teams``, else ``cases.default``)."""
+        names = self.case_teams.get(owner_team, self.case_default)
         return [self.channels[n] for n in names]
 
     @classmethod
     def from_dict(cls, data: dict, source: str | None = None) -> DeliveryConfig:
         if not isinstance(data, dict):
             raise ConfigError("delivery config: expected a mapping at the top level")
-        unknown = set(data) - {"version", "defaults", "channels", "systems", "default"}
+        unknown = set(data) - {"version", "defaults", "channels", "systems", "default", "cases"}
         if unknown:
             raise ConfigError(f"delivery config: unknown keys {sorted(unknown)}")
         policy = Policy.from_dict(data.get("defaults"))
@@ -202,19 +200,54 @@ class DeliveryConfig:
         for n in default:
             if n not in channels:
                 raise ConfigError(f"delivery config: default uses unknown channel {n!r}")
-        return cls(channels, systems, default, policy, source)
+        case_default, case_teams = _case_routes(data.get("cases"), channels, systems, default)
+        return cls(channels, systems, default, policy, source, case_default, case_teams)
+
+
+def _names(value) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+def _case_routes(spec, channels: dict[str, Channel], systems: dict, default: tuple) -> tuple[tuple, dict]:
+    """``cases: {default: [...], owner_teams: {team: [...]}}``: webhook or filedrop channels only.
+    A file drop shared with tickets must put ``{system}`` in its path (cases drop as system
+    ``cases``), or both would write one folder's manifest.json."""
+    if spec is None:
+        return (), {}
+    if not isinstance(spec, dict):
+        raise ConfigError("delivery config: cases must be a mapping (default, owner_teams)")
+    unknown = set(spec) - {"default", "owner_teams"}
+    if unknown:
+        raise ConfigError(f"delivery config: unknown keys {sorted(unknown)} in cases")
+    teams = {str(t): _names(n) for t, n in (spec.get("owner_teams") or {}).items()}
+    for team in teams:
+        if not SAFE_NAME.match(team):
+            raise ConfigError(f"delivery config: cases.owner_teams: bad team name {team!r}")
+    case_default = _names(spec.get("default"))
+    ticket_channels = set(default).union(*systems.values()) if systems else set(default)
+    for n in set(case_default).union(*teams.values()) if teams else set(case_default):
+        ch = channels.get(n)
+        if ch is None:
+            raise ConfigError(f"delivery config: cases use unknown channel {n!r}")
+        if ch.type not in CASE_CHANNEL_TYPES:
+            raise ConfigError(f"delivery config: cases use channel {n!r} of type {ch.type}; "
+                              f"cases go to {' or '.join(CASE_CHANNEL_TYPES)} channels")
+        if ch.type == "filedrop" and n in ticket_channels and "{system}" not in ch.options.get("path", "{system}"):
+            raise ConfigError(f"delivery config: file drop {n!r} serves tickets and cases; its path needs "
+                              f"{{system}} so cases get their own folder")
+    return case_default, teams
 
 
 def _validate_channel(ch: Channel) -> None:
     o = ch.options
     if ch.type == "scim":
-        check_url(ch.name, o.get("base_url"))
+        check_url(f"channel {ch.name}", o.get("base_url"))
         if o.get("user_lookup", "externalId") not in USER_LOOKUPS:
             raise ConfigError(f"channel {ch.name}: user_lookup must be one of {USER_LOOKUPS}")
         if not isinstance(o.get("groups", {}), dict):
             raise ConfigError(f"channel {ch.name}: groups must map entitlement -> group displayName")
     elif ch.type == "webhook":
-        check_url(ch.name, o.get("url"))
+        check_url(f"channel {ch.name}", o.get("url"))
         if not (o.get("secret_env") or o.get("secret_conn")):
             raise ConfigError(f"channel {ch.name}: a webhook needs secret_env or secret_conn (Standard Webhooks signing)")
         if o.get("format", "standard") not in WEBHOOK_FORMATS:
