@@ -56,7 +56,7 @@ def intended(publish_tables: tuple[str, ...] = ()) -> set[tuple[str, str, str]]:
     for role in (L, T, DI, R, A):
         g(role, "database", "CONNECT")
     g(T, "database", "TEMPORARY")  # dbt's incremental models
-    for s in ("raw", "audit", "tickets", "urgent"):
+    for s in ("raw", "audit", "tickets", "urgent", "case_delivery"):
         g(O, f"schema:{s}", "OWNER")
     for s in DBT_SCHEMAS:
         g(T, f"schema:{s}", "OWNER")
@@ -105,6 +105,14 @@ def intended(publish_tables: tuple[str, ...] = ()) -> set[tuple[str, str, str]]:
     for c in ("status", "status_at", "reason", "snapshot_date", "plan_fingerprint", "ticket_ids", "acted_at",
               "contradicted_on"):
         g(T, f"urgent.events.{c}", "UPDATE")
+    g(DI, "schema:case_delivery", "USAGE")  # case delivery (docs/cases.md): the dispatcher, append-only
+    g(A, "schema:case_delivery", "USAGE")
+    for t in ("case_delivery.documents", "case_delivery.outbox", "case_delivery.delivery_attempts"):
+        g(O, t, "OWNER")
+        g(DI, t, "SELECT", "INSERT")
+        g(A, t, "SELECT")
+    for c in OUTBOX_STATUS:
+        g(DI, f"case_delivery.outbox.{c}", "UPDATE")
     g(R, f"default:{T}:publish", "SELECT")
     g(DI, f"default:{T}:publish", "SELECT")
     for t in publish_tables:

@@ -64,6 +64,7 @@ def ensure_fixed_tables(wh, con) -> None:
     from vigil.gates.quality.results import AUDIT_SCHEMA, RESULTS_DDL  # upward on purpose: see above
     from vigil.actions.tickets import ensure_ticket_tables  # upward on purpose: see above
     from vigil.actions.urgent import ensure_urgent_tables  # upward on purpose: see above
+    from vigil.actions.cases.delivery import ensure_case_tables  # upward on purpose: see above
 
     wh.ensure_raw_schema(con)
     ensure_audit_log(wh, con)
@@ -72,6 +73,7 @@ def ensure_fixed_tables(wh, con) -> None:
     ensure_ledger(con)
     ensure_ticket_tables(wh, con)
     ensure_urgent_tables(wh, con)
+    ensure_case_tables(wh, con)
 
 
 def apply_roles(admin_url: str, *, passwords: Mapping[str, str | None] | None = None, attempts: int = 6) -> list[str]:

@@ -57,10 +57,12 @@ CREATE SCHEMA IF NOT EXISTS publish;
 CREATE SCHEMA IF NOT EXISTS audit;
 CREATE SCHEMA IF NOT EXISTS tickets;
 CREATE SCHEMA IF NOT EXISTS urgent;
+CREATE SCHEMA IF NOT EXISTS case_delivery;
 ALTER SCHEMA raw OWNER TO vigil_owner;
 ALTER SCHEMA audit OWNER TO vigil_owner;
 ALTER SCHEMA tickets OWNER TO vigil_owner;
 ALTER SCHEMA urgent OWNER TO vigil_owner;
+ALTER SCHEMA case_delivery OWNER TO vigil_owner;
 -- dbt creates, replaces and drops the relations of these schemas: it owns them.
 ALTER SCHEMA staging OWNER TO vigil_transformer;
 ALTER SCHEMA intermediate OWNER TO vigil_transformer;
@@ -80,13 +82,13 @@ BEGIN
         SELECT n.nspname, c.relname, c.relkind, pg_catalog.pg_get_userbyid(c.relowner) AS owner
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname IN ('raw', 'audit', 'tickets', 'urgent', 'staging', 'intermediate', 'marts',
+        WHERE n.nspname IN ('raw', 'audit', 'tickets', 'urgent', 'case_delivery', 'staging', 'intermediate', 'marts',
                             'publish_candidate', 'publish')
           AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
     LOOP
         target := CASE
             WHEN rel.nspname = 'audit' AND rel.relname LIKE 'dq\_batch\_\_%' THEN 'vigil_transformer'
-            WHEN rel.nspname IN ('raw', 'audit', 'tickets', 'urgent') THEN 'vigil_owner'
+            WHEN rel.nspname IN ('raw', 'audit', 'tickets', 'urgent', 'case_delivery') THEN 'vigil_owner'
             ELSE 'vigil_transformer' END;
         CONTINUE WHEN rel.owner = target;
         EXECUTE format('ALTER %s %I.%I OWNER TO %I',
@@ -112,7 +114,7 @@ BEGIN
         SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) AS owner
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname IN ('raw', 'audit', 'tickets', 'urgent', 'staging', 'intermediate', 'marts',
+        WHERE n.nspname IN ('raw', 'audit', 'tickets', 'urgent', 'case_delivery', 'staging', 'intermediate', 'marts',
                             'publish_candidate', 'publish', 'public')
           AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
           AND (c.relacl IS NOT NULL OR EXISTS (
@@ -124,7 +126,7 @@ BEGIN
             EXECUTE format('REVOKE ALL ON %I.%I FROM %I', rel.nspname, rel.relname, r);
         END LOOP;
     END LOOP;
-    FOREACH s IN ARRAY ARRAY['raw', 'audit', 'tickets', 'urgent', 'staging', 'intermediate', 'marts',
+    FOREACH s IN ARRAY ARRAY['raw', 'audit', 'tickets', 'urgent', 'case_delivery', 'staging', 'intermediate', 'marts',
                              'publish_candidate', 'publish', 'public'] LOOP
         FOREACH r IN ARRAY roles LOOP
             -- an owner's rights on its own schema are not grants; everyone else's are revoked
@@ -182,6 +184,15 @@ GRANT SELECT ON tickets.tickets, tickets.outbox, tickets.delivery_attempts, tick
 GRANT UPDATE (status, status_at, closed_at) ON tickets.tickets TO vigil_dispatcher;
 GRANT UPDATE (state, attempts, next_attempt_at, last_status, last_error) ON tickets.outbox TO vigil_dispatcher;
 GRANT INSERT ON tickets.delivery_attempts TO vigil_dispatcher;
+
+-- ---------------------------------------------------------------------------------------- cases
+-- Case delivery (docs/cases.md) runs as vigil_dispatcher: it stores each revision of a case document
+-- it sends (append-only), queues one outbox row per channel, moves only the outbox's state columns and
+-- records attempts. Nothing is deleted.
+GRANT USAGE ON SCHEMA case_delivery TO vigil_dispatcher, vigil_auditor;
+GRANT SELECT, INSERT ON case_delivery.documents, case_delivery.outbox, case_delivery.delivery_attempts TO vigil_dispatcher;
+GRANT UPDATE (state, attempts, next_attempt_at, last_status, last_error) ON case_delivery.outbox TO vigil_dispatcher;
+GRANT SELECT ON case_delivery.documents, case_delivery.outbox, case_delivery.delivery_attempts TO vigil_auditor;
 
 -- --------------------------------------------------------------------------------------- urgent
 -- The same-day path (docs/events.md) runs as vigil_transformer: it records each HR event and moves
