@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.demo import approve_held_night
+from fixtures.demo import (alerts_of, approve_held_night, night_after_the_demo, published, roster_rows, tickets_dir,
+                           touch_every_feed, write_rows)
 
 from fixtures.postgres import PG_ADMIN_DSN
 from vigil import pipeline
@@ -26,61 +27,6 @@ from vigil.store.warehouse import Warehouse
 def night(demo_warehouse, tmp_path):
     """A private copy of the demo warehouse and a landing folder for the night after its last."""
     return night_after_the_demo(demo_warehouse, tmp_path)
-
-
-def night_after_the_demo(demo_warehouse, tmp_path):
-    """(settings on a copy of the demo warehouse, the next day), the next day's landing a copy of the
-    demo's last night, with yesterday's files too: the stale check compares with them."""
-    src = demo_warehouse.settings
-    warehouse = tmp_path / "wh.duckdb"
-    shutil.copy(src.warehouse, warehouse)
-    day = demo_warehouse.last + dt.timedelta(days=1)
-    landing = tmp_path / "landing"
-    for feed in ("hr", "iam", "crm", "complaints"):
-        for d in (demo_warehouse.last, day):
-            shutil.copytree(demo_warehouse.landing / feed / demo_warehouse.last.isoformat(), landing / feed / d.isoformat())
-        (landing / feed / day.isoformat() / "_manifest.json").unlink(missing_ok=True)
-    s = src.with_(warehouse=str(warehouse), landing=str(landing), out=tmp_path / "out")
-    return s, day
-
-
-def roster_rows(s, day) -> tuple[list[str], list[list[str]], Path]:
-    path = Path(s.landing) / "hr" / day.isoformat() / "employees.csv"
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    return rows[0], rows[1:], path
-
-
-def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh, lineterminator="\n").writerows([header, *rows])
-
-
-def touch_every_feed(s, day, *, except_hr: bool = False) -> None:
-    """Make tonight's snapshots differ from yesterday's bytes with the same facts (rows reversed), as a
-    quiet but real night's extract would."""
-    from vigil.ingest.contract import TABLES
-
-    for t in TABLES:
-        if not t.stale_is_suspicious or (except_hr and t.feed == "hr"):
-            continue
-        p = Path(s.landing) / t.feed / day.isoformat() / f"{t.file_stem}.csv"
-        with open(p, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-        write_rows(p, rows[0], rows[1:][::-1])
-
-
-def published(s) -> dict:
-    return Warehouse.open(s.warehouse).table_checksums(("publish",))
-
-
-def alerts_of(s, day) -> list[dict]:
-    path = Path(s.out) / "alerts" / day.isoformat() / "alerts.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def tickets_dir(s, day) -> Path:
-    return Path(s.out) / "tickets" / day.isoformat()
 
 
 def test_truncated_roster_fails_the_gate_publishes_nothing_and_alerts(night):

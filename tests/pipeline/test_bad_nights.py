@@ -15,9 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from fixtures.demo import approve_held_night
-from test_write_audit_publish import (alerts_of, night_after_the_demo, published, roster_rows, tickets_dir,
-                                     touch_every_feed, write_rows)
+from fixtures.demo import (alerts_of, approve_held_night, night_after_the_demo, published, roster_rows, tickets_dir,
+                           touch_every_feed, write_rows)
 from vigil.pipeline import run_nightly
 from vigil.store.warehouse import Warehouse
 
