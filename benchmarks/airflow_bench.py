@@ -118,7 +118,7 @@ def run_scale(scale: str, work: Path, metadata_url: str, airflow_home: Path, lan
         raise ValueError(f"{landing} holds {planted.get('scale')} feeds from {planted.get('start')}, "
                          f"not {scale} from {START}")
     vigil_env = {
-        "VIGIL_LANDING": str(landing), "VIGIL_WAREHOUSE": str(folder / "warehouse" / "vigil.duckdb"),
+        "VIGIL_LANDING": str(landing), "VIGIL_WAREHOUSE": str(folder / "warehouse" / "vigil.duckdb"), "VIGIL_CREATE_WAREHOUSE": "true",
         "VIGIL_OUT": str(folder / "out"), "VIGIL_MODE": "demo", "VIGIL_DUCKDB_MEMORY_LIMIT": memory_limit,
         "VIGIL_FEED_WAIT_SECONDS": "0",
     }

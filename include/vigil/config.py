@@ -155,6 +155,8 @@ class Settings:
             alerting_config=Path(env["VIGIL_ALERTING_CONFIG"]) if env.get("VIGIL_ALERTING_CONFIG") else None,
             role_urls={r: env[f"VIGIL_WAREHOUSE_URL_{r.upper()}"] for r in WAREHOUSE_ROLES
                        if env.get(f"VIGIL_WAREHOUSE_URL_{r.upper()}")},
+            # the DAG's way to say `--create-warehouse`: a first night that may start the warehouse
+            create_warehouse=_flag(env, "VIGIL_CREATE_WAREHOUSE"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values["out"], str):

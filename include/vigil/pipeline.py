@@ -130,6 +130,14 @@ def wait_for_feed(settings: Settings, feed: str, run_date: dt.date, deadline: dt
     return False
 
 
+def check_warehouse(settings: Settings) -> None:
+    """WarehouseMissing unless the warehouse exists or the settings say to create it: the first steps
+    that write (source freshness makes the raw schema, the loads) never start a new, empty warehouse
+    at a mistyped path, under Airflow as under `vigil run` (VIGIL_CREATE_WAREHOUSE / --create-warehouse)."""
+    if not settings.create_warehouse:
+        require_warehouse(settings.warehouse, settings.warehouse_display)
+
+
 @timed_step
 def check_source_freshness(settings: Settings, run_date: dt.date) -> dict:
     """`dbt source freshness` on what the earlier nights loaded, before tonight's run touches it.
@@ -138,6 +146,7 @@ def check_source_freshness(settings: Settings, run_date: dt.date) -> dict:
     pause between nights always "fails" it; the contract checks of tonight's files are what stop a
     bad night. Skipped on the first night ever, when every source is empty and nothing can be late.
     """
+    check_warehouse(settings)
     url = settings.warehouse_for("transformer")
     wh = Warehouse.open(url)
     with wh.transaction() as con:  # sources must exist before the first delivery
@@ -229,6 +238,7 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
     """Replace the night's partition of every table of one feed, in one transaction."""
     run_date = dt.date.fromisoformat(extracted["date"])
     staged = [StagedTable.from_dict(d) for d in extracted["tables"]]
+    check_warehouse(settings)
     wh = Warehouse.open(settings.warehouse_for("loader"), memory_limit=settings.duckdb_memory_limit,
                         threads=settings.duckdb_threads)
     loads = wh.load_feed(

@@ -148,6 +148,7 @@ _FEED_MISSING = "vigil.pipeline.FeedMissing"
 _FEED_ERROR = "vigil.ingest.reader.FeedError"
 _GATE_FAILED = "vigil.gates.quality.results.QualityGateFailed"
 _BREAKER_HOLD = "vigil.gates.breakers.BreakerHold"
+_NO_WAREHOUSE = "vigil.store.warehouse.WarehouseMissing"
 
 #: The night, in an order that runs it in-process (every step after what it needs).
 STEPS: tuple[Step, ...] = (
@@ -156,9 +157,9 @@ STEPS: tuple[Step, ...] = (
     # Freshness reads what earlier nights loaded, so it ends before tonight's first write; in the DAG it
     # runs beside the waits and extracts (which never open the warehouse): its dbt start-up is then off
     # the night's critical path. In-process it runs after the extracts: a bad feed stops the night first.
-    Step("source_freshness", "source freshness", _fresh),
+    Step("source_freshness", "source freshness", _fresh, no_retry=(_NO_WAREHOUSE,)),
     Step("load", "load", _loaded, per_feed=True, serial=True, inputs=("extract[feed]",),
-         after=("extract", "source_freshness")),  # nothing loads until every feed has passed
+         after=("extract", "source_freshness"), no_retry=(_NO_WAREHOUSE,)),  # nothing loads until every feed has passed
     Step("audit_raw", "audit raw",
          lambda out: f"{out['expectations']} expectations in {out['suites']} suites; Data Docs {out['data_docs']}",
          after=("load",), no_retry=(_GATE_FAILED,)),

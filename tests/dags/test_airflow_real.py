@@ -93,6 +93,7 @@ def _vigil_env(landing: Path, warehouse: str, out: Path) -> dict[str, str]:
     return {
         "VIGIL_LANDING": str(landing),
         "VIGIL_WAREHOUSE": warehouse,
+        "VIGIL_CREATE_WAREHOUSE": "true",  # the first night starts the warehouse
         "VIGIL_OUT": str(out),
         "VIGIL_MODE": "production",
         "VIGIL_PSEUDONYMISATION_KEY": TEST_KEY.decode(),

@@ -31,6 +31,7 @@ def test_dag_test_runs_one_night_end_to_end(airflow_db, tmp_path, monkeypatch):
     warehouse = tmp_path / "warehouse" / "vigil.duckdb"
     monkeypatch.setenv("VIGIL_LANDING", str(landing))
     monkeypatch.setenv("VIGIL_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("VIGIL_CREATE_WAREHOUSE", "true")  # a first night: it starts the warehouse
     monkeypatch.setenv("VIGIL_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("VIGIL_PSEUDONYMISATION_KEY", TEST_KEY.decode())
 
@@ -61,6 +62,7 @@ def test_dag_run_with_bad_input_fails_in_extract_and_loads_nothing(airflow_db, t
     warehouse = tmp_path / "warehouse" / "vigil.duckdb"
     monkeypatch.setenv("VIGIL_LANDING", str(landing))
     monkeypatch.setenv("VIGIL_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("VIGIL_CREATE_WAREHOUSE", "true")  # a first night: it starts the warehouse
     monkeypatch.setenv("VIGIL_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("VIGIL_PSEUDONYMISATION_KEY", TEST_KEY.decode())
 
@@ -85,6 +87,7 @@ def test_a_feed_missing_past_its_deadline_fails_the_wait_and_nothing_runs(airflo
     warehouse = tmp_path / "warehouse" / "vigil.duckdb"
     monkeypatch.setenv("VIGIL_LANDING", str(landing))
     monkeypatch.setenv("VIGIL_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("VIGIL_CREATE_WAREHOUSE", "true")  # a first night: it starts the warehouse
     monkeypatch.setenv("VIGIL_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("VIGIL_PSEUDONYMISATION_KEY", TEST_KEY.decode())
     monkeypatch.setenv("VIGIL_FEED_WAIT_SECONDS", "0")  # the deadline (end of D) has long passed

@@ -62,7 +62,7 @@ def test_every_no_retry_error_names_an_exception_class():
             module, cls = ref.rsplit(".", 1)
             assert issubclass(getattr(importlib.import_module(module), cls), Exception), ref
             named.add(cls)
-    assert named == {"FeedMissing", "FeedError", "QualityGateFailed", "BreakerHold"}
+    assert named == {"FeedMissing", "FeedError", "QualityGateFailed", "BreakerHold", "WarehouseMissing"}
 
 
 def _settings(tmp_path) -> Settings:
@@ -155,3 +155,29 @@ def test_every_step_has_exactly_one_runner_in_the_pipeline():
     from vigil.pipeline import RUNNERS
 
     assert set(RUNNERS) == {s.task_id for s in STEPS}
+
+
+def test_the_dags_first_writing_steps_never_start_a_warehouse_at_a_mistyped_path(tmp_path):
+    """Under Airflow (Settings.from_env) source freshness and the loads are the first steps that write:
+    without VIGIL_CREATE_WAREHOUSE they refuse a missing warehouse and create nothing; with it they start one."""
+    from vigil.store.warehouse import WarehouseMissing
+
+    from fixtures.nights import MINIMAL_NIGHT, write_night
+
+    typo = tmp_path / "typo" / "vigil.duckdb"
+    env = {"VIGIL_LANDING": str(tmp_path / "landing"), "VIGIL_WAREHOUSE": str(typo), "VIGIL_OUT": str(tmp_path / "out"),
+           "VIGIL_MODE": "production", "VIGIL_PSEUDONYMISATION_KEY": TEST_KEY.decode()}
+    write_night(tmp_path / "landing", D, MINIMAL_NIGHT)
+    settings = Settings.from_env(env)
+    assert settings.create_warehouse is False
+    extracted = pipeline.extract_feed(settings, "hr", D, "r1")  # reads files only: no warehouse needed
+    with pytest.raises(WarehouseMissing, match="VIGIL_CREATE_WAREHOUSE"):
+        pipeline.check_source_freshness(settings, D)
+    with pytest.raises(WarehouseMissing, match=str(typo)):
+        pipeline.load_feed(settings, extracted)
+    assert not typo.parent.exists()
+    first_night = Settings.from_env(env | {"VIGIL_CREATE_WAREHOUSE": "true"})
+    assert first_night.create_warehouse is True
+    pipeline.load_feed(first_night, extracted)
+    assert typo.is_file()
+    pipeline.load_feed(settings, extracted)  # it exists now: a later night needs no flag

@@ -603,7 +603,8 @@ class WarehouseUnreachable(WarehouseMissing):
 
 def _create_hint(url_display: str) -> str:
     return (f"check --warehouse / VIGIL_WAREHOUSE; to start a new, empty warehouse there on purpose: "
-            f"vigil init --warehouse {url_display} (or vigil run --create-warehouse)")
+            f"vigil init --warehouse {url_display} (or vigil run --create-warehouse; under Airflow, "
+            f"VIGIL_CREATE_WAREHOUSE=true for the first night)")
 
 
 def require_warehouse(url: str, display: str | None = None) -> None:
