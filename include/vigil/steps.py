@@ -102,15 +102,19 @@ def task_graph(steps: tuple[Step, ...] | None = None) -> dict[str, set[str]]:
 # ----------------------------------------------------------------------------- what `vigil run` prints
 
 
+#: An optional feed (vigil.ingest.contract.OPTIONAL_FEEDS) the bank did not send tonight.
+NOT_SENT = "not sent tonight (optional feed)"
+
+
 def _extracted(out: dict) -> str:
     # Row conservation, shown for every table: rows read + rows rejected = data lines.
     return ", ".join(f"{t['table']} {t['rows']:,} rows + {t['rejected_rows']:,} rejected = {t['data_lines']:,} lines"
-                     for t in out["tables"])
+                     for t in out["tables"]) or NOT_SENT
 
 
 def _loaded(out: dict) -> str:
     return ", ".join(f"{t['table']} {t['action']}" + (" (same file as the night before)" if t["stale"] else "")
-                     for t in out["tables"])
+                     for t in out["tables"]) or NOT_SENT
 
 
 def _fresh(out: dict) -> str:

@@ -69,3 +69,12 @@ def test_a_bad_case_event_names_file_line_and_column(settings, row, column):
     with pytest.raises(FeedError) as e:
         extract_feed(settings, "cases", D, "run-1")
     assert "cases/2026-03-02/case_events.csv" in str(e.value) and "line 3" in str(e.value) and column in str(e.value)
+
+
+def test_vigil_run_says_an_optional_feed_was_not_sent():
+    from vigil.steps import STEP_BY_ID, NOT_SENT
+
+    assert STEP_BY_ID["extract"].describe({"tables": []}) == NOT_SENT
+    assert STEP_BY_ID["load"].describe({"tables": []}) == NOT_SENT
+    assert STEP_BY_ID["load"].describe({"tables": [{"table": "case_events", "action": "loaded", "stale": False}]}) \
+        == "case_events loaded"
