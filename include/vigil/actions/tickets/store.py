@@ -259,6 +259,42 @@ def plan_new_tickets(wh: Warehouse, con, run_date: dt.date, schema: str = "publi
 # --------------------------------------------------------------------------- creating
 
 
+def _new_ticket_rows(new: list, config: DeliveryConfig | None, run_id: str, run_date: dt.date, now: dt.datetime,
+                     actor: str = ACTOR) -> tuple[list, list, list, list[str], dict[str, int]]:
+    """The rows a batch of new tickets writes, whoever planned them (the night, the urgent path): the
+    ticket, one outbox row per channel, the audit event; and which tickets no channel takes."""
+    ticket_rows, outbox_rows, events, unrouted = [], [], [], []
+    unrouted_systems: dict[str, int] = {}
+    for c in new:
+        doc = dict(c.document, created_at=model.iso_utc(now))
+        payload = model.canonical_json(doc)
+        ticket_rows.append((
+            doc["ticket_id"], doc["kind"], c.group_key, doc["employee_id"], doc["system"], doc["account_id"],
+            model.canonical_json(doc["account_ids"]), doc["priority"],
+            dt.datetime.fromisoformat(doc["due_by"].replace("Z", "+00:00")),
+            model.canonical_json(doc["actions"]), doc["reason"], doc["rule_id"], doc["rule_version"],
+            dt.date.fromisoformat(doc["event_date"]), run_id, run_date,
+            model.canonical_json(doc["evidence"]["input_hashes"]), c.content_sha256, payload, now, "created",
+            now, None,
+        ))
+        channels = config.channels_for(doc["system"]) if config else []
+        if not channels:
+            unrouted.append(doc["ticket_id"])
+            unrouted_systems[doc["system"]] = unrouted_systems.get(doc["system"], 0) + 1
+        for ch in channels:
+            obx = outbox_id_for(doc["ticket_id"], ch.name)
+            outbox_rows.append((
+                obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, idempotency_key_for(obx),
+                model.sha256_hex(payload), now, "pending", 0, now, None, None,
+            ))
+        events.append(_audit_for(
+            doc, "created", outcome="created", event_id=f"{doc['ticket_id']}:created", occurred_at=now,
+            actor=actor, details={"kind": doc["kind"], "priority": doc["priority"], "due_by": doc["due_by"],
+                                  "channels": [ch.name for ch in channels], "actions": len(doc["actions"])},
+        ))
+    return ticket_rows, outbox_rows, events, unrouted, unrouted_systems
+
+
 def _audit_for(doc: dict, event: str, *, outcome=None, details=None, event_id=None, actor: str = ACTOR,
                run_id: str | None = None, run_date=None, occurred_at=None) -> dict:
     return {
@@ -295,35 +331,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
         existing = _existing_by_group(wh, con, [c.group_key for c in cands])
         new, unchanged, refused = _classify(cands, existing)
 
-        ticket_rows, outbox_rows, events, unrouted = [], [], [], []
-        unrouted_systems: dict[str, int] = {}
-        for c in new:
-            doc = dict(c.document, created_at=model.iso_utc(now))
-            payload = model.canonical_json(doc)
-            ticket_rows.append((
-                doc["ticket_id"], doc["kind"], c.group_key, doc["employee_id"], doc["system"], doc["account_id"],
-                model.canonical_json(doc["account_ids"]), doc["priority"],
-                dt.datetime.fromisoformat(doc["due_by"].replace("Z", "+00:00")),
-                model.canonical_json(doc["actions"]), doc["reason"], doc["rule_id"], doc["rule_version"],
-                dt.date.fromisoformat(doc["event_date"]), run_id, run_date,
-                model.canonical_json(doc["evidence"]["input_hashes"]), c.content_sha256, payload, now, "created",
-                now, None,
-            ))
-            channels = config.channels_for(doc["system"]) if config else []
-            if not channels:
-                unrouted.append(doc["ticket_id"])
-                unrouted_systems[doc["system"]] = unrouted_systems.get(doc["system"], 0) + 1
-            for ch in channels:
-                obx = outbox_id_for(doc["ticket_id"], ch.name)
-                outbox_rows.append((
-                    obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, idempotency_key_for(obx),
-                    model.sha256_hex(payload), now, "pending", 0, now, None, None,
-                ))
-            events.append(_audit_for(
-                doc, "created", outcome="created", event_id=f"{doc['ticket_id']}:created", occurred_at=now,
-                details={"kind": doc["kind"], "priority": doc["priority"], "due_by": doc["due_by"],
-                         "channels": [ch.name for ch in channels], "actions": len(doc["actions"])},
-            ))
+        ticket_rows, outbox_rows, events, unrouted, unrouted_systems = _new_ticket_rows(new, config, run_id, run_date, now)
         # Tickets already issued whose priority tonight's state changed (overdue: P3 -> P2; a login
         # after termination or privilege: P1): a new revision of the same ticket, re-delivered.
         live = [(c, prior) for c, prior in unchanged if prior["status"] not in ("closed", "dead_lettered")]
@@ -584,31 +592,7 @@ def issue_tickets(warehouse_url: str, candidates: list[model.Candidate], *, run_
         ensure_audit_log(wh, con)
         existing = _existing_by_group(wh, con, [c.group_key for c in candidates])
         new, unchanged, refused = _classify(candidates, existing)
-        ticket_rows, outbox_rows, events, unrouted = [], [], [], []
-        for c in new:
-            doc = dict(c.document, created_at=model.iso_utc(now))
-            payload = model.canonical_json(doc)
-            ticket_rows.append((
-                doc["ticket_id"], doc["kind"], c.group_key, doc["employee_id"], doc["system"], doc["account_id"],
-                model.canonical_json(doc["account_ids"]), doc["priority"],
-                dt.datetime.fromisoformat(doc["due_by"].replace("Z", "+00:00")),
-                model.canonical_json(doc["actions"]), doc["reason"], doc["rule_id"], doc["rule_version"],
-                dt.date.fromisoformat(doc["event_date"]), run_id, run_date,
-                model.canonical_json(doc["evidence"]["input_hashes"]), c.content_sha256, payload, now, "created",
-                now, None,
-            ))
-            channels = config.channels_for(doc["system"]) if config else []
-            if not channels:
-                unrouted.append(doc["ticket_id"])
-            for ch in channels:
-                obx = outbox_id_for(doc["ticket_id"], ch.name)
-                outbox_rows.append((obx, doc["ticket_id"], ch.type, ch.name, doc["system"], run_date, "msg_" + obx[4:],
-                                    model.sha256_hex(payload), now, "pending", 0, now, None, None))
-            events.append(_audit_for(
-                doc, "created", outcome="created", event_id=f"{doc['ticket_id']}:created", occurred_at=now,
-                actor=actor, details={"kind": doc["kind"], "priority": doc["priority"], "due_by": doc["due_by"],
-                                      "channels": [ch.name for ch in channels], "actions": len(doc["actions"])},
-            ))
+        ticket_rows, outbox_rows, events, unrouted, _ = _new_ticket_rows(new, config, run_id, run_date, now, actor)
         refused_out = [{"ticket_id": c.ticket_id, "existing_ticket_id": prior["ticket_id"], "reason": reason,
                         "employee_id": c.document["employee_id"], "system": c.document["system"]}
                        for c, prior, reason in refused]
