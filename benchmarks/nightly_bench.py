@@ -323,7 +323,7 @@ def query(url: str, sql: str, params=()) -> list[tuple]:
 
     wh = Warehouse.open(url)
     with wh.connection() as con:
-        return wh._fetchall(con, sql, params)
+        return wh.fetchall(con, sql, params)
 
 
 def gate_elements(url: str, run_date: dt.date, layer: str) -> tuple[int, int]:
