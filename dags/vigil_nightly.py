@@ -9,7 +9,7 @@ wait_{feed} -> extract_{feed}   (x4, in parallel; they never open the warehouse)
 source_freshness                 (beside them: dbt source freshness on the earlier nights; warns only)
   -> load_hr -> load_iam -> load_crm -> load_complaints   (one writer at a time: DuckDB allows one)
   -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
-  -> close_tickets -> create_tickets -> deliver_tickets -> send_alerts
+  -> write_cases -> close_tickets -> create_tickets -> deliver_tickets -> send_alerts
 ```
 
 **Write → audit → publish.** `dbt_build` writes the published models into `publish_candidate`;
@@ -164,6 +164,12 @@ def vigil_nightly():
         return publish_night(_settings(), _run_date(), _run_id(), decision)
 
     @task
+    def write_cases() -> dict:
+        from vigil.pipeline import write_night_cases
+
+        return write_night_cases(_settings(), _run_date(), _run_id())
+
+    @task
     def close_tickets(decision: dict) -> dict:
         from vigil.pipeline import close_revocations
 
@@ -202,7 +208,7 @@ def vigil_nightly():
         ld.set_upstream(freshness)
     decision = check_breakers()
     created, delivered = create_tickets(decision), deliver_tickets()
-    chain(*loads, audit_raw(), dbt_build(), audit_publish(), decision, publish(decision), close_tickets(decision),
+    chain(*loads, audit_raw(), dbt_build(), audit_publish(), decision, publish(decision), write_cases(), close_tickets(decision),
           created, delivered, send_alerts(created, delivered, decision))
 
 

@@ -388,6 +388,14 @@ def publish_night(settings: Settings, run_date: dt.date, run_id: str, breakers_o
 
 
 @timed_step
+def write_night_cases(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """The night's new and changed response cases to <out>/cases/<D>/cases.jsonl (docs/cases.md)."""
+    from vigil.actions.cases.write import write_cases
+
+    return write_cases(settings.warehouse_for("dispatcher"), run_date, run_id, out=Path(settings.out))
+
+
+@timed_step
 def close_revocations(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
     """Close the tickets tonight's IAM snapshot shows done (the account disabled or gone), unless a
     breaker holds it (a stuck account list is no evidence that anything was done)."""
@@ -687,6 +695,7 @@ def _run_nightly_locked(settings: Settings, run_date: dt.date, summary: RunSumma
             lambda out: f"{len(out['tables'])} tables published",
         )
         if actions:
+            step("cases", lambda: write_night_cases(settings, run_date, summary.run_id), _counts)
             step("close tickets", lambda: close_revocations(settings, run_date, summary.run_id, decision), _counts)
             created = step("create tickets", lambda: issue_tickets(settings, run_date, summary.run_id, decision),
                            _counts)

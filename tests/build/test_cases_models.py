@@ -29,7 +29,7 @@ from vigil.ingest.contract import table
 N0 = dt.date(2026, 3, 2)
 NIGHTS = [N0 + dt.timedelta(days=i) for i in range(4)]
 N1, N2, N3 = NIGHTS[1:]
-SELECT = ["+pub_cases", "+pub_case_items", "+fct_case_event_quarantine"]
+SELECT = ["+pub_cases", "+pub_case_items", "+pub_case_escalations", "+fct_case_event_quarantine", "+fct_response_kpis"]
 DISABLED_ON = {"x901": N1, "x902": N2, "x903": N3}
 
 
@@ -52,6 +52,7 @@ def night_data(night: dt.date) -> dict:
     return data
 
 
+LAST: dict[str, list[dict]] = {}
 X900 = case_id("orphan_account", "account", "AD:x900")
 EVENTS = table("cases", "case_events")
 
@@ -122,6 +123,9 @@ def week(tmp_path_factory):
         _build(settings, night)
         by_night[night] = {r["case_id"]: r for r in _rows(settings.warehouse, "select * from marts.fct_cases")}
     items = _rows(settings.warehouse, "select * from publish_candidate.pub_case_items")
+    kpis = _rows(settings.warehouse, "select * from marts.fct_response_kpis")
+    escalations = _rows(settings.warehouse, "select * from publish_candidate.pub_case_escalations")
+    LAST.update(kpis=kpis, escalations=escalations)  # the last night's (N3), for the KPI tests
     return settings, by_night, items
 
 
@@ -245,3 +249,45 @@ def test_postgres_builds_the_same_cases(week, pg_url):
         return sorted(tuple(str(v) for v in r.values()) for r in _rows(url, "select * from publish_candidate.pub_cases"))
 
     assert norm(pg_url) == norm(settings.warehouse)
+
+
+def test_response_kpis_match_a_hand_computation(week):
+    """March 2026 to N3, all kinds: computed by hand from the week (see the module docstring)."""
+    settings, by_night, items = week
+    kpis = {r["kpi"]: r for r in LAST['kpis']
+            if (r["period_type"], r["period_label"], r["kind"], r["owner_team"], r["department"])
+            == ("month", "2026-03", "*", "*", "*")}
+    value = {k: (float(r["numerator"]), r["denominator"], None if r["value"] is None else float(r["value"]))
+             for k, r in kpis.items()}
+    # closed in March: x901 after 1 day, x902 after 2, x903 after 3 (late); the revocation case is open again
+    assert value["time_to_verified_closure_days"] == (6.0, 3, 2.0)
+    assert value["closed_within_sla"][:2] == (2.0, 3)
+    # acknowledged: only x900 (opened N0, acknowledged on N1)
+    assert value["time_to_acknowledge_days"] == (1.0, 1, 1.0)
+    # open on N3: x900, the revocation case, the leaver; overdue: x900 (due N2) and the leaver (due Feb 28)
+    assert value["cases_open"][2] == 3 and value["cases_overdue"][2] == 2
+    # cross-department (owned by another team than the one whose feed found it), due in March by N3:
+    # the reopened revocation case (iam, found by hr; due N3), the leaver's access_frozen (reopened,
+    # due N3) and assets_returned (it_assets, due Mar 2): none closed -> 0 of 3
+    assert value["cross_department_completion"][:2] == (0.0, 3)
+    # six cases opened in March, two active employees and, on N3, three enabled accounts (u101, u102, x900)
+    assert value["risk_events_per_1000_employees"] == (6.0, 2, 3000.0)
+    assert value["risk_events_per_1000_accounts"] == (6.0, 3, 2000.0)
+    # the same figures by kind add up to the total
+    by_kind = [r for r in LAST['kpis'] if r["kpi"] == "time_to_verified_closure_days" and r["period_label"] == "2026-03"
+               and r["kind"] != "*" and r["owner_team"] == "*"]
+    assert sum(r["denominator"] for r in by_kind) == 3
+    assert {r["period_type"] for r in LAST['kpis']} == {"month", "quarter", "year"}
+
+
+def test_escalations_are_change_only_and_name_the_owner_team(week):
+    settings, by_night, _ = week
+    esc = {(r["case_id"], r["escalation"]): r for r in LAST['escalations']}
+    # N3: x900 went past its due date (N2) tonight; the claim on it is 2 days old, not past the grace (2)
+    assert (X900, "overdue") in esc and (X900, "claim_unverified") not in esc
+    assert esc[(X900, "overdue")]["owner_team"] == "iam" and esc[(X900, "overdue")]["days"] == 1
+    assert esc[(X900, "overdue")]["alert_key"] == f"CASE-OD:{X900}:{N2.isoformat()}"
+    # the leaver's case has been overdue since before N2: no new escalation tonight
+    leaver = case_id("leaver", "employee", "000102", "2026-02-27")
+    assert (leaver, "overdue") not in esc
+    assert not any(r["is_go_live"] for r in LAST['escalations'])

@@ -39,7 +39,7 @@ def test_nightly_dag_properties(dagbag):
 
 FEEDS = ("hr", "iam", "crm", "complaints")
 GATES = ("audit_raw", "audit_publish", "check_breakers")
-ACTIONS = ("publish", "close_tickets", "create_tickets", "deliver_tickets", "send_alerts")
+ACTIONS = ("publish", "write_cases", "close_tickets", "create_tickets", "deliver_tickets", "send_alerts")
 
 
 def upstream(dag, task_id: str) -> set[str]:

@@ -58,6 +58,7 @@ def ensure_fixed_tables(wh, con) -> None:
     from vigil.store.audit import ensure_audit_log
     from vigil.gates.quality.results import AUDIT_SCHEMA, RESULTS_DDL
     from vigil.actions.tickets import ensure_ticket_tables
+    from vigil.actions.cases.write import ensure_cases_ledger
 
     wh.ensure_raw_schema(con)
     ensure_audit_log(wh, con)
@@ -65,6 +66,7 @@ def ensure_fixed_tables(wh, con) -> None:
     con.execute(RESULTS_DDL)
     ensure_ledger(con)
     ensure_ticket_tables(wh, con)
+    ensure_cases_ledger(con)
 
 
 def apply_roles(admin_url: str, *, passwords: Mapping[str, str | None] | None = None, attempts: int = 6) -> list[str]:
