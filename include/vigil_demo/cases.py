@@ -29,7 +29,7 @@ def case_id(kind: str, subject_type: str, subject_id: str, opening_key: str | No
 def write_case_events(landing: Path, start: date, days: int, planted: dict) -> dict:
     """Write <landing>/cases/<L>/case_events.csv (+ manifest); returns what planted.json records."""
     last = start + timedelta(days=days - 1)
-    orphans = sorted(planted.get("orphan_accounts", []), key=lambda o: (o["system"], o["account_id"]))
+    orphans = sorted(planted.get("cases", {}).get("orphan_accounts", []), key=lambda o: (o["system"], o["account_id"]))
     if not orphans:
         return {}
     rows, ids = [], []
