@@ -341,8 +341,6 @@ def test_complaint_kpis_match_an_independent_recomputation(wh):
                   and ((k["closed_date"] is None and k["status"] == "active")
                        or (k["closed_date"] is not None and k["closed_date"] > cutoff))]
         resolved_in = [c for c in complaints if resolved_on(c) and start <= resolved_on(c) <= cutoff]
-        naming = [c for c in due if c["employee_id"]]
-        naming_on_time = [c for c in on_time if c["employee_id"]]
         scored = [c["satisfaction"] for c in resolved_in if c["satisfaction"] is not None]
 
         def q(x):
@@ -352,7 +350,6 @@ def test_complaint_kpis_match_an_independent_recomputation(wh):
             "complaint_deadline_breach_rate": q((len(due) - len(on_time)) / len(due)) if due else None,
             "complaint_resolution_rate": q(len(resolved_by_cutoff) / len(due)) if due else None,
             "complaints_per_1000_clients": q(len(received) * 1000 / len(active)) if active else None,
-            "cross_department_follow_through": q(len(naming_on_time) / len(naming)) if naming else None,
             "complaint_satisfaction": q(sum(scored) / len(scored)) if scored else None,
             "complaint_median_days_to_resolve": q(statistics.median(
                 (resolved_on(c) - c["received_date"]).days for c in resolved_in)) if resolved_in else None,

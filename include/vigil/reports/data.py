@@ -42,7 +42,7 @@ KPI_ORDER = (
     "revocation_timeliness", "mean_hours_to_revoke", "mean_hours_to_revoke_change", "post_termination_logins",
     "post_termination_logins_change", "asset_return", "handover_completion", "rm_departure_churn",
     "complaint_resolution_rate", "complaint_deadline_breach_rate", "complaint_median_days_to_resolve",
-    "complaint_satisfaction", "complaints_per_1000_clients", "cross_department_follow_through",
+    "complaint_satisfaction", "complaints_per_1000_clients", "cross_department_completion",
 )
 KPI_TITLES = {
     "revocation_timeliness": "Revocation timeliness",
@@ -58,7 +58,7 @@ KPI_TITLES = {
     "complaint_median_days_to_resolve": "Median days to resolve a complaint",
     "complaint_satisfaction": "Complainant satisfaction (1-5)",
     "complaints_per_1000_clients": "Complaints per 1,000 clients",
-    "cross_department_follow_through": "Cross-department follow-through",
+    "cross_department_completion": "Cross-department completion (cases within SLA)",
 }
 
 EXCEPTION_KINDS = (

@@ -21,7 +21,6 @@ with kpi_periods as (
 
     select period_type, period_start, period_end, period_label, cutoff_date
     from {{ ref('int_kpi__periods') }}
-    where is_reported
 
 ),
 
