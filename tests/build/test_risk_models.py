@@ -497,12 +497,15 @@ def test_postgres_builds_the_same_published_tables(wh, tmp_path):
             for table in PUBLISHED:
                 if table.endswith("_changes"):
                     continue  # a one-night PostgreSQL history has nothing to compare with
+                # ...nor has cross_department_completion, which rests on the case history (the cases'
+                # own PostgreSQL parity: tests/build/test_cases_models.py)
+                where = " WHERE kpi <> 'cross_department_completion'" if table == "pub_kpi_scorecard" else ""
                 cur = con.execute(f"SELECT * FROM publish_candidate.{table}")  # dbt alone: not published
                 names = [c.name for c in cur.description if c.name not in ("previous_tier", "previous_as_of_date")]
                 pg_rows = sorted((_normalise(r) for r in con.execute(
-                    f"SELECT {', '.join(names)} FROM publish_candidate.{table}").fetchall()), key=repr)
+                    f"SELECT {', '.join(names)} FROM publish_candidate.{table}{where}").fetchall()), key=repr)
                 duck_rows = sorted((_normalise(r.values()) for r in _rows(
-                    wh, f"select {', '.join(names)} from publish.{table}")), key=repr)
+                    wh, f"select {', '.join(names)} from publish.{table}{where}")), key=repr)
                 assert pg_rows and pg_rows == duck_rows, table
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
