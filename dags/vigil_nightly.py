@@ -9,7 +9,7 @@ wait_{feed} -> extract_{feed}   (x4, in parallel; they never open the warehouse)
 source_freshness                 (beside them: dbt source freshness on the earlier nights; warns only)
   -> load_hr -> load_iam -> load_crm -> load_complaints   (one writer at a time: DuckDB allows one)
   -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
-  -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> send_alerts
+  -> write_cases -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> deliver_cases -> send_alerts
 ```
 
 `hr_events` reconciles the same-day path (`vigil_urgent`, docs/events.md): an event file never acted

@@ -52,6 +52,7 @@ from vigil.actions.alerts import (breaker_hold_alert, data_quality_alert, dead_l
                                   dispatch_alerts, overdue_ticket_alerts, refused_tickets_alert)
 from vigil.actions.tickets import close_tickets, create_tickets, deliver_tickets
 from vigil.actions.urgent import reconcile
+from vigil.actions.cases import deliver_cases, write_cases
 from vigil.actions.tickets.store import plan_new_tickets
 
 log = logging.getLogger(__name__)
@@ -396,6 +397,19 @@ def publish_night(settings: Settings, run_date: dt.date, run_id: str, breakers_o
 
 
 @timed_step
+def write_night_cases(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """The night's new and changed response cases to <out>/cases/<D>/cases.jsonl (docs/cases.md)."""
+    return write_cases(settings.warehouse_for("dispatcher"), run_date, run_id, out=Path(settings.out))
+
+
+@timed_step
+def deliver_night_cases(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """The night's case documents to the ITSM's channels (docs/cases.md, "Delivery"), effectively once."""
+    out = deliver_cases(settings, run_date)
+    return {k: v for k, v in out.items() if k != "day"}
+
+
+@timed_step
 def close_revocations(settings: Settings, run_date: dt.date, run_id: str, breakers_out: dict | None = None) -> dict:
     """Close the tickets tonight's IAM snapshot shows done (the account disabled or gone), unless a
     breaker holds it (a stuck account list is no evidence that anything was done)."""
@@ -573,6 +587,14 @@ def _create_tickets(night: Night, feed: None, decision: dict) -> dict:
     return issue_tickets(night.settings, night.run_date, night.run_id, decision)
 
 
+def _write_cases(night: Night, feed: None) -> dict:
+    return write_night_cases(night.settings, night.run_date, night.run_id)
+
+
+def _deliver_cases(night: Night, feed: None) -> dict:
+    return deliver_night_cases(night.settings, night.run_date, night.run_id)
+
+
 def _hr_events(night: Night, feed: None) -> dict:
     return reconcile_events(night.settings, night.run_date, night.run_id)
 
@@ -590,8 +612,8 @@ def _send_alerts(night: Night, feed: None, created: dict, delivered: dict, decis
 RUNNERS: dict[str, Callable[..., dict]] = {
     "wait": _wait, "extract": _extract, "source_freshness": _freshness, "load": _load, "audit_raw": _audit_raw,
     "dbt_build": _dbt_build, "audit_publish": _audit_publish, "check_breakers": _check_breakers,
-    "publish": _publish, "close_tickets": _close_tickets, "hr_events": _hr_events, "create_tickets": _create_tickets,
-    "deliver_tickets": _deliver_tickets, "send_alerts": _send_alerts,
+    "publish": _publish, "write_cases": _write_cases, "close_tickets": _close_tickets, "hr_events": _hr_events, "create_tickets": _create_tickets,
+    "deliver_tickets": _deliver_tickets, "deliver_cases": _deliver_cases, "send_alerts": _send_alerts,
 }
 
 

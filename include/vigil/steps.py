@@ -5,7 +5,8 @@
     source_freshness                        (beside them; ends before the first load)
       -> load_hr -> load_iam -> load_crm -> load_complaints -> load_cases   (one writer at a time)
       -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
-      -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> send_alerts
+      -> write_cases -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> deliver_cases
+      -> send_alerts
 
 Each Step says whether it runs once per feed, what must finish before it, which
 results it takes, and which errors are the data's fault (a retry cannot fix them: the DAG fails the
@@ -175,7 +176,9 @@ STEPS: tuple[Step, ...] = (
          no_retry=(_BREAKER_HOLD,)),
     Step("publish", "publish", lambda out: f"{len(out['tables'])} tables published",
          inputs=("check_breakers",)),
-    Step("close_tickets", "close tickets", counts, inputs=("check_breakers",), after=("publish",),
+    # The response loop (docs/cases.md): tonight's new and changed cases, from what was just published.
+    Step("write_cases", "cases", counts, after=("publish",), action=True),
+    Step("close_tickets", "close tickets", counts, inputs=("check_breakers",), after=("write_cases",),
          action=True),
     # The same-day path's reconciliation (docs/events.md): events never acted on are acted on now, and an HR
     # snapshot that contradicts an event raises a critical alert; before create_tickets, so an event's
@@ -184,8 +187,9 @@ STEPS: tuple[Step, ...] = (
     Step("create_tickets", "create tickets", counts, inputs=("check_breakers",),
          after=("hr_events",), action=True),
     Step("deliver_tickets", "deliver tickets", counts, after=("create_tickets",), action=True),
+    Step("deliver_cases", "deliver cases", counts, after=("deliver_tickets", "write_cases"), action=True),
     Step("send_alerts", "alerts", counts,
-         inputs=("create_tickets", "deliver_tickets", "check_breakers"), action=True),
+         inputs=("create_tickets", "deliver_tickets", "check_breakers"), after=("deliver_cases",), action=True),
 )
 
 STEP_BY_ID: dict[str, Step] = {s.task_id: s for s in STEPS}

@@ -34,6 +34,7 @@ from typing import Callable
 from vigil_demo.planted import PlantedCases
 from vigil_demo.population import POSITION_LEVELS, PRIVILEGED_ENTITLEMENTS, SCALES, SYSTEMS, Bank, Scale
 from vigil_demo.writers import FeedWriters, _write_pass
+from vigil_demo.cases import write_case_events
 
 __all__ = ["SCALES", "Scale", "generate", "World", "SYSTEMS", "PRIVILEGED_ENTITLEMENTS", "POSITION_LEVELS"]
 
@@ -95,6 +96,7 @@ def generate(landing: Path, start: date, days: int, scale: str = "small", seed: 
     else:
         _run_workers(landing, start, days, scale, seed, workers, say)
     summary = world.summary()
+    summary["itsm_case_events"] = write_case_events(landing, start, days, summary)  # the ITSM reports back
     out = landing / "_demo" / "planted.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

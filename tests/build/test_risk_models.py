@@ -341,8 +341,6 @@ def test_complaint_kpis_match_an_independent_recomputation(wh):
                   and ((k["closed_date"] is None and k["status"] == "active")
                        or (k["closed_date"] is not None and k["closed_date"] > cutoff))]
         resolved_in = [c for c in complaints if resolved_on(c) and start <= resolved_on(c) <= cutoff]
-        naming = [c for c in due if c["employee_id"]]
-        naming_on_time = [c for c in on_time if c["employee_id"]]
         scored = [c["satisfaction"] for c in resolved_in if c["satisfaction"] is not None]
 
         def q(x):
@@ -352,7 +350,6 @@ def test_complaint_kpis_match_an_independent_recomputation(wh):
             "complaint_deadline_breach_rate": q((len(due) - len(on_time)) / len(due)) if due else None,
             "complaint_resolution_rate": q(len(resolved_by_cutoff) / len(due)) if due else None,
             "complaints_per_1000_clients": q(len(received) * 1000 / len(active)) if active else None,
-            "cross_department_follow_through": q(len(naming_on_time) / len(naming)) if naming else None,
             "complaint_satisfaction": q(sum(scored) / len(scored)) if scored else None,
             "complaint_median_days_to_resolve": q(statistics.median(
                 (resolved_on(c) - c["received_date"]).days for c in resolved_in)) if resolved_in else None,
@@ -500,12 +497,15 @@ def test_postgres_builds_the_same_published_tables(wh, tmp_path):
             for table in PUBLISHED:
                 if table.endswith("_changes"):
                     continue  # a one-night PostgreSQL history has nothing to compare with
+                # ...nor has cross_department_completion, which rests on the case history (the cases'
+                # own PostgreSQL parity: tests/build/test_cases_models.py)
+                where = " WHERE kpi <> 'cross_department_completion'" if table == "pub_kpi_scorecard" else ""
                 cur = con.execute(f"SELECT * FROM publish_candidate.{table}")  # dbt alone: not published
                 names = [c.name for c in cur.description if c.name not in ("previous_tier", "previous_as_of_date")]
                 pg_rows = sorted((_normalise(r) for r in con.execute(
-                    f"SELECT {', '.join(names)} FROM publish_candidate.{table}").fetchall()), key=repr)
+                    f"SELECT {', '.join(names)} FROM publish_candidate.{table}{where}").fetchall()), key=repr)
                 duck_rows = sorted((_normalise(r.values()) for r in _rows(
-                    wh, f"select {', '.join(names)} from publish.{table}")), key=repr)
+                    wh, f"select {', '.join(names)} from publish.{table}{where}")), key=repr)
                 assert pg_rows and pg_rows == duck_rows, table
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:

@@ -40,7 +40,8 @@ def test_nightly_dag_properties(dagbag):
 
 FEEDS = ("hr", "iam", "crm", "complaints", "cases")  # cases: optional (an absent folder is a quiet night)
 GATES = ("audit_raw", "audit_publish", "check_breakers")
-ACTIONS = ("publish", "close_tickets", "hr_events", "create_tickets", "deliver_tickets", "send_alerts")
+ACTIONS = ("publish", "write_cases", "close_tickets", "hr_events", "create_tickets", "deliver_tickets", "deliver_cases",
+           "send_alerts")
 
 
 def upstream(dag, task_id: str) -> set[str]:

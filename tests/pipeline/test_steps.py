@@ -29,17 +29,19 @@ EXPECTED_GRAPH = {
     "audit_publish": {"dbt_build"},
     "check_breakers": {"audit_publish"},
     "publish": {"check_breakers"},
-    "close_tickets": {"check_breakers", "publish"},
+    "write_cases": {"publish"},
+    "close_tickets": {"check_breakers", "write_cases"},
     "hr_events": {"close_tickets"},
     "create_tickets": {"check_breakers", "hr_events"},
     "deliver_tickets": {"create_tickets"},
-    "send_alerts": {"check_breakers", "create_tickets", "deliver_tickets"},
+    "deliver_cases": {"deliver_tickets", "write_cases"},
+    "send_alerts": {"check_breakers", "create_tickets", "deliver_tickets", "deliver_cases"},
 }
 
 #: What `vigil run` prints and summary.json records, in order (vigil status and the benchmark read these names).
 IN_PROCESS = [*(f"extract {f}" for f in FEEDS), "source freshness", *(f"load {f}" for f in FEEDS), "audit raw",
-              "dbt build", "audit publish", "circuit breakers", "publish", "close tickets", "hr events", "create tickets",
-              "deliver tickets", "alerts"]
+              "dbt build", "audit publish", "circuit breakers", "publish", "cases", "close tickets", "hr events", "create tickets",
+              "deliver tickets", "deliver cases", "alerts"]
 
 
 def test_the_steps_make_the_night_everyone_knows():
@@ -84,7 +86,8 @@ def recorded(monkeypatch):
         return fn
 
     for name in ("extract_feed", "check_source_freshness", "load_feed", "audit_raw", "build_models", "audit_publish",
-                 "publish_night", "close_revocations", "issue_tickets", "deliver", "nightly_alerts"):
+                 "publish_night", "write_night_cases", "close_revocations", "reconcile_events", "issue_tickets", "deliver",
+                 "deliver_night_cases", "nightly_alerts"):
         monkeypatch.setattr(pipeline, name, recorder(name, {"created": 2} if name == "issue_tickets" else None))
     monkeypatch.setattr(pipeline, "check_breakers", recorder("check_breakers", {"held": ["alert:x"]}))
     # the real steps, each describing its result in one word (the results above are not real ones)
@@ -99,8 +102,8 @@ def test_run_nightly_runs_exactly_the_steps_in_order(tmp_path, recorded):
     assert [(name, feed) for name, feed, _ in recorded] == [
         *(("extract_feed", f) for f in FEEDS), ("check_source_freshness", None), *(("load_feed", f) for f in FEEDS),
         ("audit_raw", None), ("build_models", None), ("audit_publish", None), ("check_breakers", None),
-        ("publish_night", None), ("close_revocations", None), ("issue_tickets", None), ("deliver", None),
-        ("nightly_alerts", None)]
+        ("publish_night", None), ("write_night_cases", None), ("close_revocations", None), ("reconcile_events", None),
+        ("issue_tickets", None), ("deliver", None), ("deliver_night_cases", None), ("nightly_alerts", None)]
     alerts = recorded[-1][2]  # the alerts get the tickets' and the breakers' results
     assert alerts["created"]["created"] == 2 and alerts["breakers_out"]["held"] == ["alert:x"]
 

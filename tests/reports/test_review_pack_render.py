@@ -44,6 +44,7 @@ TABLES = {
     "Certification summary": ["manager_id", "manager_department", "manager_active", "team_members", "entitlements"],
     "Access certification": ["manager_id"], "DQ summary": ["layer"], "DQ failures": ["layer"],
     "Policy versions": ["policy_version"], "Rule versions": ["rule_id"],
+    "Response SLA": ["kind"], "Oldest open cases": ["owner_team"], "Response by department": ["department"],
 }
 
 

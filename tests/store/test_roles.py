@@ -34,7 +34,8 @@ L, T, DI, R, A, O = ("vigil_loader", "vigil_transformer", "vigil_dispatcher", "v
                      "vigil_owner")
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "publish_candidate", "publish")
 RAW_TABLES = ["raw._vigil_loads", "raw._vigil_rejected_rows"]
-AUDIT_TABLES = ["audit.audit_log", "audit.dq_results", "audit.alerts_sent", "audit.alert_deliveries"]
+AUDIT_TABLES = ["audit.audit_log", "audit.dq_results", "audit.alerts_sent", "audit.alert_deliveries",
+                "audit.cases_written"]
 TICKET_TABLES = ["tickets.tickets", "tickets.outbox", "tickets.delivery_attempts", "tickets.revisions"]
 TICKET_STATUS = ("status", "status_at", "closed_at")
 OUTBOX_STATUS = ("state", "attempts", "next_attempt_at", "last_status", "last_error")
@@ -85,6 +86,7 @@ def intended(publish_tables: tuple[str, ...] = ()) -> set[tuple[str, str, str]]:
     for t in ("audit.alerts_sent", "audit.alert_deliveries"):
         g(T, t, "SELECT", "INSERT")
         g(DI, t, "SELECT", "INSERT")
+    g(DI, "audit.cases_written", "SELECT", "INSERT")  # append-only: one row per case revision written
     for t in TICKET_TABLES:
         g(O, t, "OWNER")
         g(DI, t, "SELECT")

@@ -43,7 +43,7 @@ KPI_ORDER = (
     "revocation_timeliness", "mean_hours_to_revoke", "mean_hours_to_revoke_change", "post_termination_logins",
     "post_termination_logins_change", "asset_return", "handover_completion", "rm_departure_churn",
     "complaint_resolution_rate", "complaint_deadline_breach_rate", "complaint_median_days_to_resolve",
-    "complaint_satisfaction", "complaints_per_1000_clients", "cross_department_follow_through",
+    "complaint_satisfaction", "complaints_per_1000_clients", "cross_department_completion",
 )
 KPI_TITLES = {
     "revocation_timeliness": "Revocation timeliness",
@@ -59,7 +59,7 @@ KPI_TITLES = {
     "complaint_median_days_to_resolve": "Median days to resolve a complaint",
     "complaint_satisfaction": "Complainant satisfaction (1-5)",
     "complaints_per_1000_clients": "Complaints per 1,000 clients",
-    "cross_department_follow_through": "Cross-department follow-through",
+    "cross_department_completion": "Cross-department completion (cases within SLA)",
 }
 
 EXCEPTION_KINDS = (
@@ -310,6 +310,7 @@ def gather(warehouse_url: str, quarter: Quarter, *, run_id: str, viewer_role: st
         _certification(r, data, usernames)
         _data_quality(r, data)
         _methodology(r, data, variables)
+        _response(r, data)
     _cover_facts(data)
     return data
 
@@ -751,6 +752,55 @@ def _methodology(r: _Reader, data: ReviewData, variables: dict) -> None:
                    ["rule_id", "rule", "parameters"], rules,
                    note=f"Parameters are the dbt vars of the current policy version "
                         f"({data.policy_version or 'unknown'}); dbt_project/dbt_project.yml and docs/models.md."))
+
+
+CASE_KINDS = ("leaver", "sod_conflict", "orphan_account", "dormant_account", "access_creep", "revocation_overdue",
+              "departure_risk_high")
+OLDEST_PER_OWNER = 5
+
+
+def _response(r: _Reader, data: ReviewData) -> None:
+    """The response loop (docs/cases.md): SLA performance per kind, the oldest open cases per owner team,
+    and the quarter's response KPIs per department, as published on the as-of night."""
+    a, q = data.as_of, data.quarter
+    cases = r.dicts("SELECT case_id, kind, owner_team, opened_on, due_by, priority, status, closed_at "
+                    "FROM publish.pub_cases WHERE as_of_date = %s", (a,)) if r.has("publish.pub_cases") else []
+    note = "" if cases else "No cases published for the as-of night (the response loop had not run yet)."
+    summary = []
+    for kind in sorted({c["kind"] for c in cases}, key=lambda k: (CASE_KINDS.index(k) if k in CASE_KINDS else 99, k)):
+        mine = [c for c in cases if c["kind"] == kind]
+        open_ = [c for c in mine if c["status"] != "closed_verified"]
+        closed = [c for c in mine if c["status"] == "closed_verified" and q.start <= _d(c["closed_at"]) <= a]
+        on_time = [c for c in closed if _d(c["closed_at"]) <= _d(c["due_by"])]
+        summary.append((kind, len(open_), sum(1 for c in open_ if _d(c["due_by"]) < a),
+                        sum(1 for c in open_ if c["status"] == "resolved_claimed"), len(closed), len(on_time),
+                        round(len(on_time) / len(closed), 4) if closed else None))
+    data.add(Table("Response SLA", f"Cases by kind on {a}: open, overdue, closed in the quarter within SLA",
+                   ["kind", "open", "overdue", "claimed_unverified", "closed_in_quarter", "closed_within_sla",
+                    "share_within_sla"], summary,
+                   note=note or "overdue: open past due_by; claimed_unverified: resolved in the ITSM, the data still "
+                                "shows the condition; closed: verified by tonight's data (docs/cases.md)."))
+    oldest = []
+    for team in sorted({c["owner_team"] for c in cases}):
+        open_ = sorted((c for c in cases if c["owner_team"] == team and c["status"] != "closed_verified"),
+                       key=lambda c: (_d(c["opened_on"]), c["case_id"]))
+        oldest += [(team, c["case_id"], c["kind"], _d(c["opened_on"]), _d(c["due_by"]), c["priority"], c["status"],
+                    (a - _d(c["opened_on"])).days) for c in open_[:OLDEST_PER_OWNER]]
+    data.add(Table("Oldest open cases", f"The {OLDEST_PER_OWNER} oldest open cases of each owner team",
+                   ["owner_team", "case_id", "kind", "opened_on", "due_by", "priority", "status", "age_days"], oldest))
+    by_dept = []
+    if r.has("marts.fct_response_kpis"):
+        found = r.dicts("SELECT department, kpi, value FROM marts.fct_response_kpis WHERE as_of_date = %s "
+                        "AND period_type = 'quarter' AND period_start = %s AND kind = '*' AND owner_team = '*' "
+                        "AND department <> '*'", (a, q.start))
+        kpis = ("time_to_acknowledge_days", "time_to_verified_closure_days", "closed_within_sla",
+                "cross_department_completion", "cases_open", "cases_overdue")
+        values = {(f["department"], f["kpi"]): _num(f["value"]) for f in found}
+        by_dept = [(dept, *(values.get((dept, k)) for k in kpis)) for dept in sorted({f["department"] for f in found})]
+    data.add(Table("Response by department", f"Response KPIs of {q.label} per department of the subject",
+                   ["department", "days_to_acknowledge", "days_to_verified_closure", "share_within_sla",
+                    "cross_department_completion", "open", "overdue"], by_dept,
+                   note="Means over the quarter's cases (marts.fct_response_kpis); open and overdue on the as-of night."))
 
 
 def _plain(value) -> str:

@@ -72,7 +72,7 @@ EXCEPTION_HEADINGS = {
 
 SECTIONS = (
     "KPI scorecard", "Leavers and revocation timeliness", "Exceptions", "Complainant tiers", "Complaints",
-    "Access certification", "Data quality", "Methodology and rule versions",
+    "Access certification", "Data quality", "Methodology and rule versions", "Response",
 )
 
 
@@ -817,6 +817,18 @@ def _methodology_section(st, data: ReviewData, avail: float) -> list:
     return out
 
 
+def _response_section(st, data: ReviewData, avail: float) -> list:
+    from reportlab.platypus import Paragraph
+
+    out = [_heading(f"9. {SECTIONS[8]}", st.h1, "s9"), Paragraph("SLA performance by kind", st.h2)]
+    out += _section_table(st, data.tables["Response SLA"], avail * 0.8, limit=None)
+    out.append(Paragraph("Oldest open cases per owner team", st.h2))
+    out += _section_table(st, data.tables["Oldest open cases"], avail)
+    out.append(Paragraph("Per department", st.h2))
+    out += _section_table(st, data.tables["Response by department"], avail, limit=None)
+    return out
+
+
 def write_pdf(data: ReviewData, path: Path, *, font: PackFont | None = None) -> Path:
     from reportlab.platypus import PageBreak
 
@@ -830,7 +842,7 @@ def write_pdf(data: ReviewData, path: Path, *, font: PackFont | None = None) -> 
     avail = doc.width
     story: list = _cover(st, data, avail)
     for section in (_kpi_section, _leavers_section, _exceptions_section, _tiers_section, _complaints_section,
-                    _certification_section, _dq_section, _methodology_section):
+                    _certification_section, _dq_section, _methodology_section, _response_section):
         story.append(PageBreak())
         story += section(st, data, avail)
     doc.build(story)

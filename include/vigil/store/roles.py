@@ -65,6 +65,7 @@ def ensure_fixed_tables(wh, con) -> None:
     from vigil.actions.tickets import ensure_ticket_tables  # upward on purpose: see above
     from vigil.actions.urgent import ensure_urgent_tables  # upward on purpose: see above
     from vigil.actions.cases.delivery import ensure_case_tables  # upward on purpose: see above
+    from vigil.actions.cases.write import ensure_cases_ledger  # upward on purpose: see above
 
     wh.ensure_raw_schema(con)
     ensure_audit_log(wh, con)
@@ -74,6 +75,7 @@ def ensure_fixed_tables(wh, con) -> None:
     ensure_ticket_tables(wh, con)
     ensure_urgent_tables(wh, con)
     ensure_case_tables(wh, con)
+    ensure_cases_ledger(con)
 
 
 def apply_roles(admin_url: str, *, passwords: Mapping[str, str | None] | None = None, attempts: int = 6) -> list[str]:

@@ -18,6 +18,9 @@
 --   rm_departure_churn      departed RMs' clients whose churn window (churn_window_days) ended in
 --                           the period: share that closed within it
 --   complaint_*             fct_complaint_handling_periods (deadline, resolved and received cohorts)
+--   cross_department_completion  response cases and leaver items owned by another team than the one
+--                           that detected them, due in the period: share verified closed by due_by
+--                           (fct_response_kpis, all kinds, teams and departments; docs/cases.md)
 with periods as (
 
     select * from {{ ref('int_kpi__periods') }}
@@ -164,7 +167,6 @@ complaint_values as (
     {% set complaint_kpis = [
         ('complaint_resolution_rate', 'n_due_resolved', 'n_due'),
         ('complaint_deadline_breach_rate', 'n_due_breached', 'n_due'),
-        ('cross_department_follow_through', 'n_due_naming_employee_on_time', 'n_due_naming_employee'),
         ('complaints_per_1000_clients', 'n_received', 'n_active_clients'),
         ('complaint_satisfaction', 'sum_satisfaction', 'n_with_satisfaction'),
         ('complaint_median_days_to_resolve', 'null', 'n_resolved'),
@@ -182,6 +184,24 @@ complaint_values as (
 
 ),
 
+response_values as (
+
+    -- every period, with 0 of 0 when nothing cross-department fell due (no response row)
+    select
+        periods.period_type,
+        periods.period_start,
+        'cross_department_completion' as kpi,
+        coalesce(response.numerator, 0) as numerator,
+        coalesce(response.denominator, 0) as denominator
+    from periods
+    left join {{ ref('fct_response_kpis') }} as response
+        on response.period_type = periods.period_type
+        and response.period_start = periods.period_start
+        and response.kpi = 'cross_department_completion'
+        and response.kind = '*' and response.owner_team = '*' and response.department = '*'
+
+),
+
 -- union all matches columns by position: every branch is period_type, period_start, kpi, numerator, denominator
 counts as (
 
@@ -192,6 +212,7 @@ counts as (
     union all select * from asset_return
     union all select * from rm_departure_churn
     union all select * from complaint_values
+    union all select * from response_values
 
 )
 

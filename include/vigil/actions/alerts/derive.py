@@ -12,6 +12,8 @@ tables"), and only the rows of run date D (``as_of_date = D``): a night that was
 | post_termination_login | pub_post_termination_logins | first reported within the last `catch_up_days` nights | employee_id |
 | complaint_surge | pub_complaint_surges | every incident in the table's report window | branch_id |
 | complaint_deadline_breach | pub_complaint_deadlines | open past its deadline (P1) | complaint_id |
+| case_overdue, case_claim_unverified | pub_case_escalations | a case went past due_by; resolved in the ITSM, unverified after the grace | case_id (owner_team in the facts) |
+| cases_digest | pub_cases (+ pub_case_escalations) | the response loop's first night: one per owner team instead of one per case | owner_team |
 
 Tables and rows that persist across nights (a surge, an open breach, a login) derive the same
 alert every night with the same id; the ledger makes sure each is sent once.
@@ -24,6 +26,9 @@ import logging
 
 from vigil.actions.alerts.model import (
     BREAKER_HOLD,
+    CASE_CLAIM_UNVERIFIED,
+    CASE_OVERDUE,
+    CASES_DIGEST,
     COMPLAINANT_TIER_UP,
     COMPLAINT_DEADLINE_BREACH,
     COMPLAINT_SURGE,
@@ -83,6 +88,7 @@ def derive_alerts(warehouse_url: str, run_date: dt.date, run_id: str, *, schema:
         alerts += _post_termination_logins(r, run_date, run_id, catch_up_days)
         alerts += _complaint_surges(r, run_date, run_id)
         alerts += _deadline_breaches(r, run_date, run_id)
+        alerts += _cases(r, run_date, run_id)
     return sorted(alerts, key=sort_key)
 
 
@@ -272,6 +278,52 @@ def _deadline_breaches(r: _Reader, d: dt.date, run_id: str) -> list[Alert]:
 
 
 # --------------------------------------------------------------------------- pipeline-made alerts
+
+
+def _cases(r: _Reader, d: dt.date, run_id: str) -> list[Alert]:
+    """Case escalations to the owner team (docs/cases.md). On the response loop's first night the
+    whole open population is new: one digest per owner team rather than one alert per case."""
+    if not r.has("pub_cases", "pub_case_escalations"):
+        return []
+    escalations = r.rows("SELECT * FROM {s}.pub_case_escalations WHERE as_of_date = %s ORDER BY case_id, escalation",
+                         (d,))
+    go_live = r.rows("SELECT count(*) AS n FROM {s}.pub_cases WHERE as_of_date = %s AND opened_on < %s", (d, d))
+    if go_live and go_live[0]["n"] == 0:  # every case opened tonight: the go-live night
+        cases = r.rows("SELECT case_id, kind, owner_team, due_by FROM {s}.pub_cases "
+                       "WHERE as_of_date = %s AND status <> 'closed_verified' ORDER BY owner_team, case_id", (d,))
+        by_team: dict[str, list[dict]] = {}
+        for c in cases:
+            by_team.setdefault(c["owner_team"], []).append(c)
+        out = []
+        for team, rows in sorted(by_team.items()):
+            kinds: dict[str, int] = {}
+            for c in rows:
+                kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
+            overdue = sum(1 for c in rows if _date(c["due_by"]) < d)
+            out.append(Alert.build(
+                kind=CASES_DIGEST, severity="medium", subject_type="team", subject_id=team,
+                facts={"owner_team": team, "n_open": len(rows), "n_overdue": overdue, "by_kind": kinds,
+                       "case_ids": [c["case_id"] for c in rows][:500]},
+                identity=f"cases-go-live:{team}:{d.isoformat()}", run_id=run_id, run_date=d,
+                title=f"{len(rows)} open cases for team {team} ({overdue} past due): see cases/{d.isoformat()}/cases.jsonl",
+            ))
+        return out
+    out = []
+    for e in escalations:
+        overdue = e["escalation"] == "overdue"
+        out.append(Alert.build(
+            kind=CASE_OVERDUE if overdue else CASE_CLAIM_UNVERIFIED,
+            severity="high" if e["priority"] == "P1" else "medium", subject_type="case", subject_id=e["case_id"],
+            facts={"owner_team": e["owner_team"], "case_kind": e["kind"], "due_by": e["due_by"], "days": e["days"],
+                   "priority": e["priority"], "alert_key": e["alert_key"]},
+            identity=e["alert_key"], run_id=run_id, run_date=d,
+            title=(f"Case {e['case_id']} ({e['kind']}) of team {e['owner_team']} is {e['days']} days past due"
+                   if overdue else
+                   f"Case {e['case_id']} ({e['kind']}) of team {e['owner_team']}: resolved in the ITSM "
+                   f"{e['days']} days ago, the data still shows it"),
+            policy_version=e["policy_version"],
+        ))
+    return out
 
 
 def breaker_hold_alert(decision: dict, run_id: str) -> Alert:

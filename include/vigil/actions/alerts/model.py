@@ -33,12 +33,16 @@ TICKETS_REFUSED = "tickets_refused"
 TICKET_OVERDUE = "ticket_overdue"  # a delivered ticket past due_by whose access IAM still shows open
 URGENT_HOLD = "urgent_hold"  # an HR event's freeze held: the event-rate or size breaker, or HR disagrees
 URGENT_CONTRADICTED = "urgent_contradicted"  # a later HR snapshot contradicts an event already acted on
+CASE_OVERDUE = "case_overdue"  # a response case past its due_by (docs/cases.md)
+CASE_CLAIM_UNVERIFIED = "case_claim_unverified"  # resolved in the ITSM, not verified by the data after the grace
+CASES_DIGEST = "cases_digest"  # go-live: one digest of the open cases per owner team, not one alert each
 ALERT_STORM = "alert_storm"  # the summary that replaces more than N alerts of one kind in one night
 
 KINDS: tuple[str, ...] = (
     BREAKER_HOLD, URGENT_CONTRADICTED, URGENT_HOLD, DATA_QUALITY_FAILURE, TICKETS_DEAD_LETTERED, TICKETS_REFUSED, TICKET_OVERDUE, POST_TERMINATION_LOGIN,
     DEPARTURE_RISK_HIGH,
-    HANDOVER_OVERDUE, COMPLAINANT_TIER_UP, COMPLAINT_DEADLINE_BREACH, COMPLAINT_SURGE, ALERT_STORM,
+    HANDOVER_OVERDUE, COMPLAINANT_TIER_UP, COMPLAINT_DEADLINE_BREACH, COMPLAINT_SURGE,
+    CASE_OVERDUE, CASE_CLAIM_UNVERIFIED, CASES_DIGEST, ALERT_STORM,
 )
 KIND_LABELS = {
     COMPLAINANT_TIER_UP: "Complainant moved into a higher risk tier",
@@ -54,6 +58,9 @@ KIND_LABELS = {
     TICKET_OVERDUE: "Revocation ticket overdue, access still open",
     URGENT_HOLD: "HR event held: same-day freeze waits for a person",
     URGENT_CONTRADICTED: "HR snapshot contradicts an HR event already acted on",
+    CASE_OVERDUE: "Case past its due date",
+    CASE_CLAIM_UNVERIFIED: "Case resolved in the ITSM but not verified by the data",
+    CASES_DIGEST: "Open cases of your team (go-live digest)",
     ALERT_STORM: "Alert storm (summary)",
 }
 
@@ -61,7 +68,7 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 #: Subjects are named by internal, pseudonymous ids only.
-SUBJECT_TYPES = ("complainant", "employee", "client", "branch", "complaint", "night", "kind", "ticket")
+SUBJECT_TYPES = ("complainant", "employee", "client", "branch", "complaint", "night", "kind", "ticket", "case", "team")
 
 MAX_FACT_STRING = 300  # longer strings are refused: facts are ids and terms, never free text
 MAX_FACT_ITEMS = 500

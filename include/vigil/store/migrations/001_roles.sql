@@ -171,6 +171,8 @@ GRANT SELECT, INSERT, DELETE ON audit.dq_results TO vigil_transformer;
 -- Alert ledger (append-only): the dispatcher sends the nightly alerts, the transformer's gates
 -- and breakers the data-quality and hold alerts.
 GRANT SELECT, INSERT ON audit.alerts_sent, audit.alert_deliveries TO vigil_transformer, vigil_dispatcher;
+-- Cases written to the ITSM (append-only, one row per case revision): the dispatcher writes them.
+GRANT SELECT, INSERT ON audit.cases_written TO vigil_dispatcher;
 
 -- -------------------------------------------------------------------------------------- tickets
 GRANT USAGE ON SCHEMA tickets TO vigil_transformer, vigil_dispatcher;
