@@ -1,4 +1,5 @@
--- One row per complainant_id (latest delivery on or before run_date): the person it belongs to.
+-- One row per complainant_id known on or before run_date (a complainant record, or only a
+-- complaint naming the id): the person it belongs to.
 -- One person, one complainant: complainant_ids whose national-id tokens are equal are one person
 -- (tokens are keyed HMACs of the normalised id, so equal tokens mean the same id, and equality is
 -- all Vigil uses). person_key is the smallest complainant_id of the person: stable, readable, and
@@ -6,9 +7,24 @@
 -- insider_by_token: the complainant's national-id token equals an employee's (any roster row of
 -- the latest HR snapshot, leavers included). The HR feed pseudonymises national_id and email but
 -- carries no phone, so phone tokens cannot be matched against staff (docs/models.md).
-with complainants as (
+with known_ids as (
 
-    select * from {{ ref('int_complainants__latest_versions') }}
+    select complainant_id from {{ ref('int_complainants__latest_versions') }}
+    union
+    select complainant_id from {{ ref('int_complaints__latest_versions') }}
+    where complainant_id is not null
+
+),
+
+complainants as (
+
+    select
+        known_ids.complainant_id,
+        records.national_id_token,
+        records.insider_link
+    from known_ids
+    left join {{ ref('int_complainants__latest_versions') }} as records
+        on known_ids.complainant_id = records.complainant_id
 
 ),
 

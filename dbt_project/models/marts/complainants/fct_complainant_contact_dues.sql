@@ -1,10 +1,10 @@
--- One row per (person_key, due_date) of the current handling plan (fct_complainant_handling) with
--- a due date on or before run_date: each contact the plan called for, and whether it was made in
+-- One row per (person_key, due_date) of the current handling plan (fct_complainant_handling)
+-- that is settled by run_date: each contact the plan called for, and whether it was made in
 -- time. The plan starts at tier_entered_on; each contact that keeps the cadence (on a later day)
 -- starts the next interval. due_date = interval start + contact_every_days; made_on = the first
--- kept contact after the interval start; on time when made_on <= due_date. A due date not yet
--- reached is not a due contact (it is fct_complainant_handling.next_contact_due). Feeds the
--- contact_cadence_kept KPI per tier.
+-- kept contact after the interval start; on time when made_on <= due_date. A due contact counts
+-- once it was made or its due day has passed: due on run_date and not made yet is still in time
+-- (it is fct_complainant_handling.next_contact_due). Feeds the contact_cadence_kept KPI per tier.
 with plans as (
 
     select person_key, tier, contact_every_days, tier_entered_on
@@ -56,4 +56,5 @@ select
     made_on is not null and made_on <= due_date as is_on_time,
     {{ run_date_sql() }} as as_of_date
 from intervals
-where due_date <= {{ run_date_sql() }}
+where (made_on is not null and made_on <= {{ run_date_sql() }})
+   or due_date < {{ run_date_sql() }}
