@@ -16,6 +16,7 @@ import pytest
 
 from fixtures.complainants import (DAY, D, build, complainant, complaint, contact, first_night, load_night, rows)
 from fixtures.nights import TEST_KEY
+from vigil.actions.alerts.derive import derive_alerts
 
 L = D + 8 * DAY
 S = D - DAY  # the surge day
@@ -94,6 +95,7 @@ def duck(tmp_path_factory):
     scenario_nights(s)
     build(s.warehouse, D, base / "dbt")
     first = {t: rows(s.warehouse, f"select * from {t}") for t in MARTS}
+    first["alerts"] = derive_alerts(s.warehouse, D, "run-D", schema="publish_candidate")
     build(s.warehouse, L, base / "dbt")
     return s, first
 
@@ -237,6 +239,48 @@ def test_incident_customer_impact_against_the_baseline(duck):
     assert i1["volume_ratio"] == Decimal("14.00")  # (5 / 10) / (1 / 28)
     assert (i1["satisfaction_window"], i1["satisfaction_baseline"], i1["n_linked_surges"]) == (
         Decimal("2.00"), Decimal("4.00"), 1)
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def test_go_live_is_one_digest_and_later_nights_alert_new_plans_and_missed_contacts(duck):
+    first = [a for a in duck[1]["alerts"] if a.kind.startswith("complainant_")]
+    assert [a.kind for a in first] == ["complainant_handling_planned"]  # 7 plans, one alert
+    assert (first[0].facts["plans"], first[0].facts["by_tier"], first[0].facts["go_live"]) == (
+        7, {"high": 6, "medium": 1}, True)
+    assert first[0].title.startswith("Go-live: 7 key complainants")
+    later = derive_alerts(duck[0].warehouse, L, "run-L", schema="publish_candidate")
+    missed = {a.subject_id: a for a in later if a.kind == "complainant_contact_overdue"}
+    assert set(missed) == {"HA", "INS", "XM"}  # due L - 1; X0 (due L) and XP/XN (L + 1) are in time
+    assert missed["XM"].facts["days_overdue"] == 1 and missed["XM"].severity == "high"
+    planned = [a for a in later if a.kind == "complainant_handling_planned"]
+    assert [(a.facts["plans"], a.facts["person_keys"], a.facts["go_live"]) for a in planned] == [(1, ["MV"], False)]
+    for a in later + duck[1]["alerts"]:  # pseudonymous ids and terms only
+        assert "Person " not in a.to_json() and "NID-H" not in a.to_json()
+
+
+def test_severe_incidents_alert_at_once_and_late_reviews_escalate(duck):
+    first = {(a.kind, a.subject_id) for a in duck[1]["alerts"] if a.kind.startswith("incident_")}
+    # D: I1, I2 critical; I7 high (bank-wide) and its review not yet late (due L - 10 = D - 2: already late)
+    assert first == {("incident_severe", "I1"), ("incident_severe", "I2"), ("incident_severe", "I7"),
+                     ("incident_review_overdue", "I7")}
+    later = derive_alerts(duck[0].warehouse, L, "run-L", schema="publish_candidate")
+    again = {(a.kind, a.subject_id): a.alert_id for a in later if a.kind.startswith("incident_")}
+    assert again == {(a.kind, a.subject_id): a.alert_id for a in duck[1]["alerts"] if a.kind.startswith("incident_")}
+
+
+def test_the_example_routing_sends_severe_incidents_to_the_emergency_leadership():
+    import yaml
+
+    from fixtures.nights import REPO
+
+    from vigil.actions.alerts.config import load_config
+
+    load_config(REPO / "config" / "alerting.example.yml")  # valid: every kind routed exists
+    routing = yaml.safe_load((REPO / "config" / "alerting.example.yml").read_text())["routing"]
+    assert "emergency-leadership" in routing["incident_severe"]
+    assert routing["incident_review_overdue"] == ["emergency-leadership"]
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -31,12 +31,17 @@ DATA_QUALITY_FAILURE = "data_quality_failure"
 TICKETS_DEAD_LETTERED = "tickets_dead_lettered"
 TICKETS_REFUSED = "tickets_refused"
 TICKET_OVERDUE = "ticket_overdue"  # a delivered ticket past due_by whose access IAM still shows open
+INCIDENT_SEVERE = "incident_severe"  # a registered incident of a severe level: the emergency leadership, at once
+INCIDENT_REVIEW_OVERDUE = "incident_review_overdue"  # a restored incident's post-event review is late
+COMPLAINANT_CONTACT_OVERDUE = "complainant_contact_overdue"  # a key complainant's due contact was missed
+COMPLAINANT_HANDLING_PLANNED = "complainant_handling_planned"  # one digest of the night's new handling plans
 ALERT_STORM = "alert_storm"  # the summary that replaces more than N alerts of one kind in one night
 
 KINDS: tuple[str, ...] = (
     BREAKER_HOLD, DATA_QUALITY_FAILURE, TICKETS_DEAD_LETTERED, TICKETS_REFUSED, TICKET_OVERDUE, POST_TERMINATION_LOGIN,
     DEPARTURE_RISK_HIGH,
-    HANDOVER_OVERDUE, COMPLAINANT_TIER_UP, COMPLAINT_DEADLINE_BREACH, COMPLAINT_SURGE, ALERT_STORM,
+    HANDOVER_OVERDUE, COMPLAINANT_TIER_UP, COMPLAINT_DEADLINE_BREACH, COMPLAINT_SURGE, INCIDENT_SEVERE,
+    INCIDENT_REVIEW_OVERDUE, COMPLAINANT_CONTACT_OVERDUE, COMPLAINANT_HANDLING_PLANNED, ALERT_STORM,
 )
 KIND_LABELS = {
     COMPLAINANT_TIER_UP: "Complainant moved into a higher risk tier",
@@ -50,6 +55,10 @@ KIND_LABELS = {
     TICKETS_DEAD_LETTERED: "Revocation tickets dead-lettered",
     TICKETS_REFUSED: "Revocation ticket change refused",
     TICKET_OVERDUE: "Revocation ticket overdue, access still open",
+    INCIDENT_SEVERE: "Severe incident registered",
+    INCIDENT_REVIEW_OVERDUE: "Incident post-event review overdue",
+    COMPLAINANT_CONTACT_OVERDUE: "Key-complainant contact missed",
+    COMPLAINANT_HANDLING_PLANNED: "Key-complainant handling plans made",
     ALERT_STORM: "Alert storm (summary)",
 }
 
@@ -57,7 +66,7 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 #: Subjects are named by internal, pseudonymous ids only.
-SUBJECT_TYPES = ("complainant", "employee", "client", "branch", "complaint", "night", "kind", "ticket")
+SUBJECT_TYPES = ("complainant", "employee", "client", "branch", "complaint", "night", "kind", "ticket", "incident")
 
 MAX_FACT_STRING = 300  # longer strings are refused: facts are ids and terms, never free text
 MAX_FACT_ITEMS = 500
