@@ -241,6 +241,29 @@ def test_incident_customer_impact_against_the_baseline(duck):
         Decimal("2.00"), Decimal("4.00"), 1)
 
 
+# --------------------------------------------------------------------------- KPIs
+
+
+def test_kpis_against_a_hand_computation(duck):
+    kpis = {(r["kpi"], r["period_type"], r["period_start"].isoformat()): (r["numerator"], r["denominator"])
+            for r in _q(duck, "select * from marts.fct_complainant_incident_kpi_counts")}
+    march, q1, feb = ("month", "2026-03-01"), ("quarter", "2026-01-01"), ("month", "2026-02-01")
+    # contacts due 2026-03-09 (D + 7): X0, XP, XN made in time; HA, INS, XM not (XM's was on the entry day)
+    assert kpis[("contact_cadence_kept_high", *march)] == (3, 6)
+    assert kpis[("contact_cadence_kept_medium", *march)] == (0, 0)  # MV moved up, its dues went with the plan
+    # X0, XP, XM, XN came through the regulator on 2026-03-01
+    assert kpis[("reputational_escalations", *march)] == kpis[("reputational_escalations", *q1)] == (4, None)
+    # March: I1, I2, I6 reported; each reported in time but not activated / restored in time: 3 of 9 steps.
+    # Q1 adds I3, I4 (report, restore in time; activation late: 2 of 3 each) and I7 (report and activation
+    # in time, restoration 120 h > 48 h and the review late: 2 of 4)
+    assert kpis[("incident_timeliness", *march)] == (3, 9)
+    assert kpis[("incident_timeliness", *q1)] == (9, 19)
+    # the deadline cohort of March (deadline <= L): only B1-old (low, resolved the day it came)
+    assert kpis[("complainant_resolution_rate_low", *march)] == (1, 1)
+    assert kpis[("complainant_resolution_rate_high", *march)] == (0, 0)
+    assert kpis[("complainant_satisfaction_low", *feb)] == (4, 1)
+
+
 # --------------------------------------------------------------------------- alerts
 
 

@@ -18,6 +18,7 @@
 --   rm_departure_churn      departed RMs' clients whose churn window (churn_window_days) ended in
 --                           the period: share that closed within it
 --   complaint_*             fct_complaint_handling_periods (deadline, resolved and received cohorts)
+--   key complainants and incidents  fct_complainant_incident_kpi_counts (its own header says how)
 with periods as (
 
     select * from {{ ref('int_kpi__periods') }}
@@ -233,6 +234,7 @@ counts as (
     union all select * from asset_return
     union all select * from rm_departure_churn
     union all select * from complaint_values
+    union all select kpi, period_type, period_start, numerator, denominator from {{ ref('fct_complainant_incident_kpi_counts') }}
 
 )
 
@@ -250,7 +252,7 @@ select
     {{ dbt.cast('counts.denominator', dbt.type_int()) }} as denominator,
     {{ dbt.cast(
         "case"
-        ~ " when counts.kpi = 'post_termination_logins' then counts.numerator"
+        ~ " when counts.kpi in ('post_termination_logins', 'reputational_escalations') then counts.numerator"
         ~ " when counts.kpi = 'complaint_median_days_to_resolve' then complaints.median_days_to_resolve"
         ~ " when counts.kpi = 'complaints_per_1000_clients' and counts.denominator > 0 then counts.numerator * 1000.0 / counts.denominator"
         ~ " when counts.denominator > 0 then counts.numerator * 1.0 / counts.denominator"
