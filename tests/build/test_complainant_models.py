@@ -45,7 +45,7 @@ def scenario_nights(settings) -> None:
     complaints = [
         complaint("KA1", "HA", D - 3 * DAY), complaint("KA2", "HA", D - 2 * DAY), complaint("KB1", "HB", D - DAY),
         complaint("KI1", "INS", D - DAY, category="fees"),
-        _high("X0", D - DAY), _high("XP", D - DAY), _high("XM", D - DAY), _high("XN", D - DAY),
+        _high("X0", D - DAY), _high("XP", D - DAY), _high("XM", D - DAY), _high("XN", D - DAY), _high("XG", D - DAY),
         complaint("KM1", "MV", D - 3 * DAY), complaint("KM2", "MV", D - 2 * DAY),
     ]
     # five service complaints at each of five branches on S (a surge each: nothing before them)
@@ -57,7 +57,8 @@ def scenario_nights(settings) -> None:
     complainants = [complainant("HA", "NID-H"), complainant("HB", "nid h"),  # one person, two ids
                     complainant("INS", "AB 123456C")]  # employee 000101's national id, not flagged by the feed
     data = first_night(complaints, complainants)
-    data["complaints"]["contacts"] = [contact("C-XM", "XM", D)]
+    # XG was last called 10 days before go-live: the bank's history carries on, so it is overdue on night 1
+    data["complaints"]["contacts"] = [contact("C-XM", "XM", D), contact("C-XG", "XG", D - 10 * DAY)]
     data["incidents"] = {"incidents": [
         # I1: critical, at B1 from S 08:00, reported in 30 min (target 1 h), activated 2 h later (target 1 h), open
         _incident("I1", f"{S}T08:00:00Z", reported=f"{S}T08:30:00Z", activated=f"{S}T10:30:00Z"),
@@ -170,10 +171,12 @@ def test_a_tier_move_replans_from_the_tier_entry(duck):
 
 def test_the_go_live_population_is_planned_on_night_1(duck):
     first = _by(duck[1]["marts.fct_complainant_handling"])
-    assert set(first) == {"HA", "INS", "X0", "XP", "XM", "XN", "MV"}  # P1 and the surge complainants are low
+    assert set(first) == {"HA", "INS", "X0", "XP", "XM", "XN", "XG", "MV"}  # P1 and the surge complainants: low
     assert all(p["is_go_live"] and p["is_new_plan"] and p["tier_entered_on"] == D for p in first.values())
     assert {k: p["next_contact_due"] for k, p in first.items() if p["tier"] == "high"} == {
-        k: D + 7 * DAY for k in ("HA", "INS", "X0", "XP", "XM", "XN")}
+        **{k: D + 7 * DAY for k in ("HA", "INS", "X0", "XP", "XM", "XN")}, "XG": D - 3 * DAY}
+    xg = first["XG"]  # its last call before go-live starts the plan: due D - 3, overdue on night 1
+    assert (xg["plan_start_date"], xg["days_to_contact_due"], xg["is_contact_overdue"]) == (D - 10 * DAY, -3, True)
 
 
 def test_contact_dues_on_L(duck):
@@ -184,6 +187,7 @@ def test_contact_dues_on_L(duck):
     assert ("X0", L) not in dues
     assert dues[("XM", L - DAY)] == (None, False)
     assert dues[("HA", D + 7 * DAY)] == (None, False)
+    assert dues[("XG", D - 3 * DAY)] == (None, False)
     assert dues[("XP", D + 7 * DAY)] == dues[("XN", D + 7 * DAY)] == (D + 2 * DAY, True)
     assert not [k for k in dues if k[0] in ("XP", "XN") and k[1] != D + 7 * DAY]  # next due L + 1, L + 2
     assert not [k for k in dues if k[0] == "MV"]  # re-planned on L: first due L + 7
@@ -192,9 +196,9 @@ def test_contact_dues_on_L(duck):
 def test_complainant_handling_findings(duck):
     f = {(r["subject_id"], r["item"]): r for r in _q(
         duck, "select * from intermediate.int_response__findings_complainant_handling")}
-    assert set(f) == {(p, i) for p in ("HA", "INS", "X0", "XP", "XM", "XN", "MV") for i in ("contact_plan", "legal_linkage")} | {
-        ("XM", "missed_contact"), ("HA", "missed_contact"), ("INS", "missed_contact"), ("XN", "missed_contact")} - {
-        ("XN", "missed_contact")}
+    plans = ("HA", "INS", "X0", "XP", "XM", "XN", "XG", "MV")
+    assert set(f) == {(p, i) for p in plans for i in ("contact_plan", "legal_linkage")} | {
+        (p, "missed_contact") for p in ("XM", "HA", "INS", "XG")}
     assert f[("XM", "missed_contact")]["detected_on"] == L and f[("XM", "missed_contact")]["severity"] == "high"
     assert f[("HA", "legal_linkage")]["owner_team"] == "legal"
     assert f[("MV", "contact_plan")]["detected_on"] == L
@@ -251,8 +255,9 @@ def test_kpis_against_a_hand_computation(duck):
     # contacts due 2026-03-09 (D + 7): X0, XP, XN made in time; HA, INS, XM not (XM's was on the entry day)
     assert kpis[("contact_cadence_kept_high", *march)] == (3, 6)
     assert kpis[("contact_cadence_kept_medium", *march)] == (0, 0)  # MV moved up, its dues went with the plan
-    # X0, XP, XM, XN came through the regulator on 2026-03-01
-    assert kpis[("reputational_escalations", *march)] == kpis[("reputational_escalations", *q1)] == (4, None)
+    # X0, XP, XM, XN, XG came through the regulator on 2026-03-01
+    assert kpis[("reputational_escalations", *march)] == kpis[("reputational_escalations", *q1)] == (5, None)
+    assert kpis[("contact_cadence_kept_high", *feb)] == (0, 1)  # XG's, due 2026-02-27
     # March: I1, I2, I6 reported; each reported in time but not activated / restored in time: 3 of 9 steps.
     # Q1 adds I3, I4 (report, restore in time; activation late: 2 of 3 each) and I7 (report and activation
     # in time, restoration 120 h > 48 h and the review late: 2 of 4)
@@ -269,13 +274,15 @@ def test_kpis_against_a_hand_computation(duck):
 
 def test_go_live_is_one_digest_and_later_nights_alert_new_plans_and_missed_contacts(duck):
     first = [a for a in duck[1]["alerts"] if a.kind.startswith("complainant_")]
-    assert [a.kind for a in first] == ["complainant_handling_planned"]  # 7 plans, one alert
-    assert (first[0].facts["plans"], first[0].facts["by_tier"], first[0].facts["go_live"]) == (
-        7, {"high": 6, "medium": 1}, True)
-    assert first[0].title.startswith("Go-live: 7 key complainants")
+    assert sorted((a.kind, a.subject_id) for a in first) == [  # 8 plans, one digest; XG overdue on night 1
+        ("complainant_contact_overdue", "XG"), ("complainant_handling_planned", D.isoformat())]
+    digest = next(a for a in first if a.kind == "complainant_handling_planned")
+    assert (digest.facts["plans"], digest.facts["by_tier"], digest.facts["go_live"]) == (
+        8, {"high": 7, "medium": 1}, True)
+    assert digest.title.startswith("Go-live: 8 key complainants")
     later = derive_alerts(duck[0].warehouse, L, "run-L", schema="publish_candidate")
     missed = {a.subject_id: a for a in later if a.kind == "complainant_contact_overdue"}
-    assert set(missed) == {"HA", "INS", "XM"}  # due L - 1; X0 (due L) and XP/XN (L + 1) are in time
+    assert set(missed) == {"HA", "INS", "XM", "XG"}  # due L - 1 (XG: D - 3); X0 (due L), XP/XN (L + 1) in time
     assert missed["XM"].facts["days_overdue"] == 1 and missed["XM"].severity == "high"
     planned = [a for a in later if a.kind == "complainant_handling_planned"]
     assert [(a.facts["plans"], a.facts["person_keys"], a.facts["go_live"]) for a in planned] == [(1, ["MV"], False)]

@@ -1,13 +1,13 @@
 -- One row per (person_key, due_date) of the current handling plan (fct_complainant_handling)
 -- that is settled by run_date: each contact the plan called for, and whether it was made in
--- time. The plan starts at tier_entered_on; each contact that keeps the cadence (on a later day)
+-- time. The plan starts at plan_start_date (tier entry, or the last contact before go-live); each contact that keeps the cadence (on a later day)
 -- starts the next interval. due_date = interval start + contact_every_days; made_on = the first
 -- kept contact after the interval start; on time when made_on <= due_date. A due contact counts
 -- once it was made or its due day has passed: due on run_date and not made yet is still in time
 -- (it is fct_complainant_handling.next_contact_due). Feeds the contact_cadence_kept KPI per tier.
 with plans as (
 
-    select person_key, tier, contact_every_days, tier_entered_on
+    select person_key, tier, contact_every_days, plan_start_date
     from {{ ref('fct_complainant_handling') }}
 
 ),
@@ -22,13 +22,13 @@ kept as (
 
 anchors as (
 
-    select person_key, tier_entered_on as anchor_date from plans
+    select person_key, plan_start_date as anchor_date from plans
     union
     select kept.person_key, kept.contacted_date
     from kept
     inner join plans
         on kept.person_key = plans.person_key
-        and kept.contacted_date > plans.tier_entered_on
+        and kept.contacted_date > plans.plan_start_date
 
 ),
 

@@ -8,7 +8,10 @@
 --                       population, planned from night 1 (one digest, not one alert each)
 --   last_contact_date   the latest contact that keeps the cadence (complainant_contact_outcomes_kept)
 --                       with any of the person's complainant_ids, on or before run_date
---   next_contact_due    the later of last_contact_date and tier_entered_on, + contact_every_days
+--   plan_start_date     tier_entered_on; for the go-live population the last kept contact before
+--                       go-live when there is one (the bank's contact history carries on: a person
+--                       last called 10 days before go-live is already overdue at high)
+--   next_contact_due    the later of last_contact_date and plan_start_date, + contact_every_days
 --                       (seed complainant_tier_handling: high 7, medium 14)
 --   is_contact_overdue  run_date is after next_contact_due (a contact on the due day is on time:
 --                       due on run_date is not overdue, due yesterday is)
@@ -91,11 +94,18 @@ latest_contact as (
 
 ),
 
+first_slice as (
+
+    select min(as_of_date) as first_slice_date from slice_dates
+
+),
+
 planned as (
 
     select
         persons.*,
         coalesce(entered.tier_entered_on, {{ run_date_sql() }}) as tier_entered_on,
+        coalesce(entered.tier_entered_on, {{ run_date_sql() }}) = (select first_slice_date from first_slice) as is_go_live,
         kept.last_contact_date,
         latest_contact.contacted_date as last_attempt_date,
         latest_contact.outcome as last_attempt_outcome,
@@ -111,15 +121,30 @@ planned as (
 
 ),
 
-due as (
+started as (
 
     select
         planned.*,
         case
-            when last_contact_date is not null and last_contact_date > tier_entered_on then last_contact_date
+            when is_go_live then coalesce(
+                (select max(k.contacted_date) from contacts as k
+                 where k.person_key = planned.person_key and k.keeps_cadence and k.contacted_date <= planned.tier_entered_on),
+                tier_entered_on)
             else tier_entered_on
-        end as plan_anchor_date
+        end as plan_start_date
     from planned
+
+),
+
+due as (
+
+    select
+        started.*,
+        case
+            when last_contact_date is not null and last_contact_date > plan_start_date then last_contact_date
+            else plan_start_date
+        end as plan_anchor_date
+    from started
 
 ),
 
@@ -145,12 +170,13 @@ select
     dated.contact_every_days,
     dated.legal_linkage,
     dated.tier_entered_on,
-    dated.tier_entered_on = (select min(as_of_date) from slice_dates) as is_go_live,
+    dated.is_go_live,
     dated.tier_entered_on = {{ run_date_sql() }} as is_new_plan,
     dated.last_contact_date,
     dated.last_attempt_date,
     dated.last_attempt_outcome,
     dated.last_handler_id,
+    dated.plan_start_date,
     dated.plan_anchor_date,
     dated.next_contact_due,
     {{ dbt.cast(dbt.datediff(run_date_sql(), 'dated.next_contact_due', 'day'), dbt.type_int()) }} as days_to_contact_due,
