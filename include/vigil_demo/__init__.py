@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from vigil.ingest.contract import TABLES_BY_FEED
+from vigil_demo.complainants import plant as plant_complainants_and_incidents
 
 __all__ = ["SCALES", "Scale", "generate", "SYSTEMS", "PRIVILEGED_ENTITLEMENTS", "POSITION_LEVELS"]
 
@@ -1893,6 +1894,7 @@ def generate(landing: Path, start: date, days: int, scale: str = "small", seed: 
     else:
         _run_workers(landing, start, days, scale, seed, workers, say)
     summary = world.summary()
+    summary["cases"].update(plant_complainants_and_incidents(landing, start, days, summary))
     out = landing / "_demo" / "planted.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
