@@ -258,10 +258,12 @@ def test_kpis_against_a_hand_computation(duck):
     # X0, XP, XM, XN, XG came through the regulator on 2026-03-01
     assert kpis[("reputational_escalations", *march)] == kpis[("reputational_escalations", *q1)] == (5, None)
     assert kpis[("contact_cadence_kept_high", *feb)] == (0, 1)  # XG's, due 2026-02-27
-    # March: I1, I2, I6 reported; each reported in time but not activated / restored in time: 3 of 9 steps.
-    # Q1 adds I3, I4 (report, restore in time; activation late: 2 of 3 each) and I7 (report and activation
-    # in time, restoration 120 h > 48 h and the review late: 2 of 4)
-    assert kpis[("incident_timeliness", *march)] == (3, 9)
+    # steps count in the period of their deadline. March: I1 (report 03-01 in time, activation 03-01 late,
+    # restoration 03-02 late), I2 (report in time, activation and restoration late), I6 (the same), I3 and
+    # I4 (activation due 03-02 / 03-01 late, restoration due 03-06 / 03-05 in time): 5 of 13.
+    # Q1 adds I3's and I4's reports (in time) and I7 (report, activation in time; restoration 120 h > 48 h
+    # and the review due 02-28 late): 9 of 19. Reviews not yet due (I3, I4) and open steps in time count nowhere.
+    assert kpis[("incident_timeliness", *march)] == (5, 13)
     assert kpis[("incident_timeliness", *q1)] == (9, 19)
     # the deadline cohort of March (deadline <= L): only B1-old (low, resolved the day it came)
     assert kpis[("complainant_resolution_rate_low", *march)] == (1, 1)

@@ -5,6 +5,19 @@
 -- kept contact after the interval start; on time when made_on <= due_date. A due contact counts
 -- once it was made or its due day has passed: due on run_date and not made yet is still in time
 -- (it is fct_complainant_handling.next_contact_due). Feeds the contact_cadence_kept KPI per tier.
+-- Incremental, never rebuilt by a full refresh: a due contact is kept as it settled, with the tier
+-- of the plan it belonged to, after the person leaves the tier or is re-planned, so a complete
+-- period keeps its figures (a late contact still fills in made_on).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['person_key', 'due_date'],
+        on_schema_change='append_new_columns',
+        full_refresh=false
+    )
+}}
+
 with plans as (
 
     select person_key, tier, contact_every_days, plan_start_date

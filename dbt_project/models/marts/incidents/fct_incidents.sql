@@ -5,6 +5,7 @@
 --   hours_to_activate  reported_at -> activated_at      target activate_within_hours
 --   hours_to_restore   started_at -> restored_at        target restore_within_hours
 --   days_to_review     restoration day -> review day    target review_within_days
+--   *_due_date         UTC day of each step's deadline (the KPI counts a step in its deadline's period)
 --   *_on_time          true / false once the step happened; false while it has not happened and
 --                      its deadline passed before the end of run_date; null while still in time
 --   is_review_overdue  restored, no post-event review, run_date after post_review_due_date
@@ -75,6 +76,9 @@ timed as (
         {{ dbt.datediff(utc_date('incidents.restored_at'), utc_date('incidents.post_review_at'), 'day') }} as days_to_review,
         {{ dbt.datediff('incidents.reported_at', end_of_run_date, 'second') }} as seconds_since_report,
         {{ dbt.datediff('incidents.started_at', end_of_run_date, 'second') }} as seconds_since_start,
+        {{ utc_date(dbt.dateadd('hour', 'targets.report_within_hours', 'incidents.started_at')) }} as report_due_date,
+        {{ utc_date(dbt.dateadd('hour', 'targets.activate_within_hours', 'incidents.reported_at')) }} as activate_due_date,
+        {{ utc_date(dbt.dateadd('hour', 'targets.restore_within_hours', 'incidents.started_at')) }} as restore_due_date,
         {{ dbt.cast(dbt.dateadd('day', 'targets.review_within_days', utc_date('incidents.restored_at')), 'date') }} as post_review_due_date
     from incidents
     left join targets
@@ -122,6 +126,9 @@ select
         when timed.post_review_at is not null then timed.days_to_review <= timed.review_within_days
         when timed.restored_at is not null and {{ run_date_sql() }} > timed.post_review_due_date then false
     end as review_on_time,
+    timed.report_due_date,
+    timed.activate_due_date,
+    timed.restore_due_date,
     timed.post_review_due_date,
     timed.restored_at is not null and timed.post_review_at is null
         and {{ run_date_sql() }} > timed.post_review_due_date as is_review_overdue,
