@@ -35,6 +35,7 @@ from vigil_demo.planted import PlantedCases
 from vigil_demo.population import POSITION_LEVELS, PRIVILEGED_ENTITLEMENTS, SCALES, SYSTEMS, Bank, Scale
 from vigil_demo.writers import FeedWriters, _write_pass
 from vigil_demo.cases import write_case_events
+from vigil_demo.complainants import plant as plant_complainants_and_incidents
 
 __all__ = ["SCALES", "Scale", "generate", "World", "SYSTEMS", "PRIVILEGED_ENTITLEMENTS", "POSITION_LEVELS"]
 
@@ -96,6 +97,7 @@ def generate(landing: Path, start: date, days: int, scale: str = "small", seed: 
     else:
         _run_workers(landing, start, days, scale, seed, workers, say)
     summary = world.summary()
+    summary["cases"].update(plant_complainants_and_incidents(landing, start, days, summary))
     summary["itsm_case_events"] = write_case_events(landing, start, days, summary)  # the ITSM reports back
     out = landing / "_demo" / "planted.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,9 +22,10 @@ def _events(landing, rows, date=D):
     return write_csv(Path(landing) / "cases" / date.isoformat() / "case_events.csv", list(EVENTS.column_names), rows)
 
 
-def test_only_the_cases_feed_is_optional_and_its_tables_are_incremental():
-    assert OPTIONAL_FEEDS == {"cases"} and set(OPTIONAL_FEEDS) < set(FEEDS)
-    assert all(t.mode == "incremental" and not t.required for f in OPTIONAL_FEEDS for t in (table(f, "case_events"),))
+def test_only_the_cases_and_incidents_feeds_are_optional_and_their_tables_are_incremental():
+    assert OPTIONAL_FEEDS == {"cases", "incidents"} and set(OPTIONAL_FEEDS) < set(FEEDS)
+    assert all(t.mode == "incremental" and not t.required
+               for t in (table("cases", "case_events"), table("incidents", "incidents")))
 
 
 def test_an_absent_optional_feed_is_ready_and_loads_nothing(settings):

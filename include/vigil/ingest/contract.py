@@ -14,12 +14,12 @@ ColumnType = Literal["text", "date", "timestamp", "boolean", "integer", "decimal
 PiiKind = Literal["national_id", "name", "email", "phone"]
 TableMode = Literal["snapshot", "incremental"]
 
-FEEDS: tuple[str, ...] = ("hr", "iam", "crm", "complaints", "cases")
+FEEDS: tuple[str, ...] = ("hr", "iam", "crm", "complaints", "cases", "incidents")
 
 #: Feeds a bank may not send at all (e.g. no ITSM export): a night without the feed's folder loads
 #: nothing for it and goes on; a night with the folder is read under the same strict contract as any
 #: feed. Their tables are incremental (a night's events), so a quiet or absent night loses nothing.
-OPTIONAL_FEEDS: frozenset[str] = frozenset({"cases"})
+OPTIONAL_FEEDS: frozenset[str] = frozenset({"cases", "incidents"})
 
 #: Lineage columns every raw table carries after the contract's own columns.
 #: A hire date further than this many days after the feed date is a data error (the reader refuses
@@ -129,6 +129,13 @@ COMPLAINT_CHANNELS = ("phone", "branch", "online", "letter", "email", "regulator
 COMPLAINT_CATEGORIES = ("fraud", "credit_dispute", "mis_selling", "fees", "service", "data_privacy", "other")
 COMPLAINT_STATUSES = ("open", "in_progress", "resolved", "closed")
 COMPLAINT_OUTCOMES = ("upheld", "partially_upheld", "rejected", "withdrawn")
+#: A key-complainant contact (complaints/contacts.csv): how, and whether the complainant was reached.
+CONTACT_CHANNELS = ("phone", "email", "letter", "branch", "video")
+CONTACT_OUTCOMES = ("reached", "left_message", "no_answer")
+#: The customer-service emergency plan's incident register (incidents/incidents.csv).
+INCIDENT_KINDS = ("natural_disaster", "cyber", "internal_failure", "public_health", "other")
+INCIDENT_LOCATION_TYPES = ("branch", "channel", "bank_wide")
+INCIDENT_SEVERITIES = ("low", "medium", "high", "critical")
 #: What an ITSM reports back on one of Vigil's cases (docs/cases.md).
 CASE_EVENTS = ("acknowledged", "assigned", "action_taken", "resolved", "reopened", "contacted")
 
@@ -316,6 +323,24 @@ TABLES: tuple[Table, ...] = (
         mode="incremental",
         description="New or changed complainants; across nights the latest delivery wins.",
     ),
+    Table(
+        "complaints",
+        "contacts",
+        (
+            _c("contact_id", required=True, description="the complaints system's id of this contact; unique"),
+            _c("complainant_id", required=True),
+            _c("contacted_at", "timestamp", required=True),
+            _c("channel", required=True, values=CONTACT_CHANNELS),
+            _c("outcome", required=True, values=CONTACT_OUTCOMES,
+               description="`reached` and `left_message` keep the contact cadence; `no_answer` does not"),
+            _c("handler_id", description="staff id of the handler (an employee_id, like every staff id)"),
+        ),
+        key=("contact_id",),
+        required=False,
+        mode="incremental",
+        description="Contacts with complainants logged during day D (key-complainant handling); "
+                    "a contact id already loaded is replaced by its latest delivery.",
+    ),
     # ---------------------------------------------------------------- cases (optional: the ITSM's export)
     Table(
         "cases",
@@ -335,6 +360,32 @@ TABLES: tuple[Table, ...] = (
         mode="incremental",
         description="Events on Vigil's cases from the bank's ITSM (optional feed): new events only; "
                     "an event id already loaded is replaced by its latest delivery.",
+    ),
+    # ---------------------------------------------------------------- incidents (optional: the register)
+    Table(
+        "incidents",
+        "incidents",
+        (
+            _c("incident_id", required=True),
+            _c("kind", required=True, values=INCIDENT_KINDS),
+            _c("started_at", "timestamp", required=True, description="when the incident began"),
+            _c("reported_at", "timestamp", required=True, description="when it was reported to the emergency team"),
+            _c("location_type", required=True, values=INCIDENT_LOCATION_TYPES),
+            _c("location", description="branch_id or complaint channel; empty for `bank_wide`"),
+            _c("services_affected", description="free text, e.g. `cards, online banking`"),
+            _c("customers_affected", "integer", min_value=0, max_value=100_000_000, description="initial estimate"),
+            _c("severity", required=True, values=INCIDENT_SEVERITIES),
+            _c("activated_at", "timestamp", description="when the emergency plan was activated"),
+            _c("restored_at", "timestamp", description="when service was restored"),
+            _c("post_review_at", "timestamp", description="when the post-event review was completed"),
+            _c("effectiveness", "integer", min_value=1, max_value=5, description="the review's effectiveness rating"),
+        ),
+        key=("incident_id",),
+        required=False,
+        mode="incremental",
+        description="New or changed incidents of the customer-service emergency plan (optional feed): "
+                    "across nights the latest delivery of an incident wins, so later events "
+                    "(activation, restoration, review) arrive as a re-delivered row.",
     ),
 )
 

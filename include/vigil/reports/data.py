@@ -44,6 +44,10 @@ KPI_ORDER = (
     "post_termination_logins_change", "asset_return", "handover_completion", "rm_departure_churn",
     "complaint_resolution_rate", "complaint_deadline_breach_rate", "complaint_median_days_to_resolve",
     "complaint_satisfaction", "complaints_per_1000_clients", "cross_department_completion",
+    "contact_cadence_kept_high", "contact_cadence_kept_medium", "complainant_resolution_rate_high",
+    "complainant_resolution_rate_medium", "complainant_resolution_rate_low", "complainant_satisfaction_high",
+    "complainant_satisfaction_medium", "complainant_satisfaction_low", "reputational_escalations",
+    "incident_timeliness",
 )
 KPI_TITLES = {
     "revocation_timeliness": "Revocation timeliness",
@@ -60,6 +64,16 @@ KPI_TITLES = {
     "complaint_satisfaction": "Complainant satisfaction (1-5)",
     "complaints_per_1000_clients": "Complaints per 1,000 clients",
     "cross_department_completion": "Cross-department completion (cases within SLA)",
+    "contact_cadence_kept_high": "Key-complainant contacts on time (high)",
+    "contact_cadence_kept_medium": "Key-complainant contacts on time (medium)",
+    "complainant_resolution_rate_high": "Resolution rate, high-tier complainants",
+    "complainant_resolution_rate_medium": "Resolution rate, medium-tier complainants",
+    "complainant_resolution_rate_low": "Resolution rate, low-tier complainants",
+    "complainant_satisfaction_high": "Satisfaction (1-5), high-tier complainants",
+    "complainant_satisfaction_medium": "Satisfaction (1-5), medium-tier complainants",
+    "complainant_satisfaction_low": "Satisfaction (1-5), low-tier complainants",
+    "reputational_escalations": "Escalations to a regulator or the media",
+    "incident_timeliness": "Incident steps within the emergency plan's targets",
 }
 
 EXCEPTION_KINDS = (
@@ -307,6 +321,7 @@ def gather(warehouse_url: str, quarter: Quarter, *, run_id: str, viewer_role: st
         _exceptions(r, data, usernames)
         _tiers(r, data)
         _complaints(r, data, variables)
+        _handling_and_incidents(r, data)
         _certification(r, data, usernames)
         _data_quality(r, data)
         _methodology(r, data, variables)
@@ -676,6 +691,42 @@ def _complaints(r: _Reader, data: ReviewData, variables: dict) -> None:
     data.add(Table("Surges", "Complaint surges (CH-02)", ["branch_id", "category", "surge_date", "complaints", "detail"],
                    sorted(((s["branch_id"], s["category"], _d(s["event_date"]), s["n_items"], s["detail"])
                            for s in surges), key=lambda x: (x[2], x[0], x[1]))))
+
+
+def _handling_and_incidents(r: _Reader, data: ReviewData) -> None:
+    """Key-complainant handling plans and the incident register as of the as-of night (CT-02, IN-01)."""
+    q, a = data.quarter, data.as_of
+    plans = r.dicts(
+        "SELECT person_key, complainant_ids, tier, handling_group, tier_entered_on, last_contact_date, "
+        "next_contact_due, is_contact_overdue, legal_linkage FROM publish.pub_complainant_handling "
+        "WHERE as_of_date = %s", (a,)) if r.has("publish.pub_complainant_handling") else []
+    data.add(Table("Complainant handling", "Key-complainant handling plans (CT-02)",
+                   ["person_key", "complainant_ids", "tier", "handling_group", "tier_entered_on", "last_contact",
+                    "next_contact_due", "overdue", "legal_linkage"],
+                   sorted(((p["person_key"], p["complainant_ids"], p["tier"], p["handling_group"],
+                            _d(p["tier_entered_on"]), _d(p["last_contact_date"]), _d(p["next_contact_due"]),
+                            bool(p["is_contact_overdue"]), bool(p["legal_linkage"])) for p in plans),
+                          key=lambda x: (not x[7], x[2] != "high", x[6], x[0])),
+                   note=f"Plans in force on {a}; overdue first. A person is every complainant id sharing a "
+                        f"national-id token."))
+    incidents = r.dicts(
+        "SELECT incident_id, kind, severity, location_type, location, reported_date, hours_to_report, "
+        "hours_to_activate, hours_to_restore, days_to_review, is_review_overdue, n_complaints_window, volume_ratio, "
+        "satisfaction_window, satisfaction_baseline, n_linked_surges FROM publish.pub_incidents "
+        "WHERE as_of_date = %s AND (reported_date >= %s OR post_review_at IS NULL)", (a, q.start)) \
+        if r.has("publish.pub_incidents") else []
+    data.add(Table("Incidents", "Incident register: timeliness and customer impact (IN-01)",
+                   ["incident_id", "kind", "severity", "place", "reported", "h_to_report", "h_to_activate",
+                    "h_to_restore", "d_to_review", "review_overdue", "complaints", "volume_x_baseline",
+                    "satisfaction", "satisfaction_baseline", "linked_surges"],
+                   sorted(((i["incident_id"], i["kind"], i["severity"], i["location"] or i["location_type"],
+                            _d(i["reported_date"]), _num(i["hours_to_report"]), _num(i["hours_to_activate"]),
+                            _num(i["hours_to_restore"]), i["days_to_review"], bool(i["is_review_overdue"]),
+                            i["n_complaints_window"], _num(i["volume_ratio"]), _num(i["satisfaction_window"]),
+                            _num(i["satisfaction_baseline"]), i["n_linked_surges"]) for i in incidents),
+                          key=lambda x: (x[4], x[0])),
+                   note="Reported in the quarter, or its post-event review still open; targets: seed "
+                        "incident_policy_targets."))
 
 
 def _certification(r: _Reader, data: ReviewData, usernames: dict) -> None:

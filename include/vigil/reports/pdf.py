@@ -748,6 +748,10 @@ def _complaints_section(st, data: ReviewData, avail: float) -> list:
     out += _section_table(st, data.tables["Deadline breaches"], avail)
     out.append(Paragraph("Complaint surges", st.h2))
     out += _section_table(st, data.tables["Surges"], avail)
+    for name, heading in (("Complainant handling", "Key-complainant handling"), ("Incidents", "Incident register")):
+        if name in data.tables:
+            out.append(Paragraph(heading, st.h2))
+            out += _section_table(st, data.tables[name], avail)
     return out
 
 

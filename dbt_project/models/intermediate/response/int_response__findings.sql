@@ -9,6 +9,8 @@
     'int_response__findings_access_creep',
     'int_response__findings_revocation_overdue',
     'int_response__findings_departure_risk_high',
+    'int_response__findings_complainant_handling',
+    'int_response__findings_incident',
 ] %}
 {% for model in kinds %}
 select * from {{ ref(model) }}

@@ -21,6 +21,7 @@
 --   cross_department_completion  response cases and leaver items owned by another team than the one
 --                           that detected them, due in the period: share verified closed by due_by
 --                           (fct_response_kpis, all kinds, teams and departments; docs/cases.md)
+--   key complainants and incidents  fct_complainant_incident_kpi_counts (its own header says how)
 with periods as (
 
     select * from {{ ref('int_kpi__periods') }}
@@ -213,6 +214,7 @@ counts as (
     union all select * from rm_departure_churn
     union all select * from complaint_values
     union all select * from response_values
+    union all select period_type, period_start, kpi, numerator, denominator from {{ ref('fct_complainant_incident_kpi_counts') }}
 
 )
 
@@ -230,7 +232,7 @@ select
     {{ dbt.cast('counts.denominator', dbt.type_int()) }} as denominator,
     {{ dbt.cast(
         "case"
-        ~ " when counts.kpi = 'post_termination_logins' then counts.numerator"
+        ~ " when counts.kpi in ('post_termination_logins', 'reputational_escalations') then counts.numerator"
         ~ " when counts.kpi = 'complaint_median_days_to_resolve' then complaints.median_days_to_resolve"
         ~ " when counts.kpi = 'complaints_per_1000_clients' and counts.denominator > 0 then counts.numerator * 1000.0 / counts.denominator"
         ~ " when counts.denominator > 0 then counts.numerator * 1.0 / counts.denominator"

@@ -14,6 +14,10 @@ tables"), and only the rows of run date D (``as_of_date = D``): a night that was
 | complaint_deadline_breach | pub_complaint_deadlines | open past its deadline (P1) | complaint_id |
 | case_overdue, case_claim_unverified | pub_case_escalations | a case went past due_by; resolved in the ITSM, unverified after the grace | case_id (owner_team in the facts) |
 | cases_digest | pub_cases (+ pub_case_escalations) | the response loop's first night: one per owner team instead of one per case | owner_team |
+| incident_severe | pub_incidents | severity in incident_severe_levels (high, critical) | incident_id |
+| incident_review_overdue | pub_incidents | restored, post-event review past its due date | incident_id |
+| complainant_contact_overdue | pub_complainant_handling | the due contact missed (one per due date) | person_key |
+| complainant_handling_planned | pub_complainant_handling | plans made tonight (the go-live population on night 1): one digest | night |
 
 Tables and rows that persist across nights (a surge, an open breach, a login) derive the same
 alert every night with the same id; the ledger makes sure each is sent once.
@@ -29,12 +33,16 @@ from vigil.actions.alerts.model import (
     CASE_CLAIM_UNVERIFIED,
     CASE_OVERDUE,
     CASES_DIGEST,
+    COMPLAINANT_CONTACT_OVERDUE,
+    COMPLAINANT_HANDLING_PLANNED,
     COMPLAINANT_TIER_UP,
     COMPLAINT_DEADLINE_BREACH,
     COMPLAINT_SURGE,
     DATA_QUALITY_FAILURE,
     DEPARTURE_RISK_HIGH,
     HANDOVER_OVERDUE,
+    INCIDENT_REVIEW_OVERDUE,
+    INCIDENT_SEVERE,
     POST_TERMINATION_LOGIN,
     TICKET_OVERDUE,
     TICKETS_DEAD_LETTERED,
@@ -89,6 +97,8 @@ def derive_alerts(warehouse_url: str, run_date: dt.date, run_id: str, *, schema:
         alerts += _complaint_surges(r, run_date, run_id)
         alerts += _deadline_breaches(r, run_date, run_id)
         alerts += _cases(r, run_date, run_id)
+        alerts += _incidents(r, run_date, run_id)
+        alerts += _complainant_handling(r, run_date, run_id)
     return sorted(alerts, key=sort_key)
 
 
@@ -273,6 +283,90 @@ def _deadline_breaches(r: _Reader, d: dt.date, run_id: str) -> list[Alert]:
             title=f"Complaint {row['complaint_id']} ({row['category']}) is {row['days_past_deadline']} day(s) past "
                   f"its response deadline {_date(row['deadline_date']).isoformat()}",
             rule_id=row["rule_id"], policy_version=row["policy_version"],
+        ))
+    return out
+
+
+def _incidents(r: _Reader, d: dt.date, run_id: str) -> list[Alert]:
+    """A severe incident alerts the emergency leadership once (IN-01 key); a late post-event review
+    escalates once per incident (the review's due date is part of the identity: a corrected restoration
+    time that moves it alerts again)."""
+    if not r.has("pub_incidents"):
+        return []
+    rows = r.rows(
+        """SELECT alert_key, incident_id, kind, severity, is_severe, location_type, location, customers_affected,
+                  started_at, reported_at, activated_at, restored_at, hours_to_report, report_on_time,
+                  activate_on_time, post_review_due_date, is_review_overdue, n_linked_surges, rule_id, policy_version
+           FROM {s}.pub_incidents WHERE as_of_date = %s AND (is_severe OR is_review_overdue)
+           ORDER BY incident_id""",
+        (d,),
+    )
+    out = []
+    for row in rows:
+        facts = {k: row[k] for k in row if k not in ("incident_id", "rule_id", "policy_version", "is_severe")}
+        place = row["location"] or "bank-wide"
+        if row["is_severe"]:
+            out.append(Alert.build(
+                kind=INCIDENT_SEVERE, severity="critical" if row["severity"] == "critical" else "high",
+                subject_type="incident", subject_id=row["incident_id"], facts=facts, identity=row["alert_key"],
+                run_id=run_id, run_date=d, rule_id=row["rule_id"], policy_version=row["policy_version"],
+                title=f"{row['severity'].capitalize()} {row['kind'].replace('_', ' ')} incident {row['incident_id']} "
+                      f"({row['location_type']} {place}) since {_date(row['started_at']).isoformat()}",
+            ))
+        if row["is_review_overdue"]:
+            due = _date(row["post_review_due_date"])
+            out.append(Alert.build(
+                kind=INCIDENT_REVIEW_OVERDUE, severity="high", subject_type="incident", subject_id=row["incident_id"],
+                facts=facts, identity=[row["alert_key"], due.isoformat()], run_id=run_id, run_date=d,
+                rule_id=row["rule_id"], policy_version=row["policy_version"],
+                title=f"Incident {row['incident_id']}: post-event review was due {due.isoformat()} and is not done",
+            ))
+    return out
+
+
+def _complainant_handling(r: _Reader, d: dt.date, run_id: str) -> list[Alert]:
+    """One alert per missed contact (CT-02 key names the due date: a new missed contact alerts again), and
+    one digest of tonight's new plans: on the first night that is the whole go-live population."""
+    if not r.has("pub_complainant_handling"):
+        return []
+    rows = r.rows(
+        """SELECT alert_key, person_key, complainant_ids, n_complainant_ids, insider_link, tier, handling_group,
+                  contact_every_days, legal_linkage, tier_entered_on, is_go_live, is_new_plan, last_contact_date,
+                  next_contact_due, days_to_contact_due, is_contact_overdue, rule_id, policy_version
+           FROM {s}.pub_complainant_handling WHERE as_of_date = %s
+           ORDER BY person_key""",
+        (d,),
+    )
+    out = []
+    for row in rows:
+        if not row["is_contact_overdue"]:
+            continue
+        facts = {k: row[k] for k in ("tier", "handling_group", "contact_every_days", "legal_linkage", "complainant_ids",
+                                     "insider_link", "last_contact_date", "next_contact_due", "alert_key")}
+        facts["days_overdue"] = -int(row["days_to_contact_due"])
+        out.append(Alert.build(
+            kind=COMPLAINANT_CONTACT_OVERDUE, severity="high" if row["tier"] == "high" else "medium",
+            subject_type="complainant", subject_id=row["person_key"], facts=facts, identity=row["alert_key"],
+            run_id=run_id, run_date=d, rule_id=row["rule_id"], policy_version=row["policy_version"],
+            title=f"Key complainant {row['person_key']} ({row['tier']}): contact due "
+                  f"{_date(row['next_contact_due']).isoformat()} was not made",
+        ))
+    new = [row for row in rows if row["is_new_plan"]]
+    if new:
+        by_tier: dict[str, int] = {}
+        for row in new:
+            by_tier[row["tier"]] = by_tier.get(row["tier"], 0) + 1
+        go_live = all(row["is_go_live"] for row in new)
+        facts = {"plans": len(new), "by_tier": by_tier, "go_live": go_live,
+                 "person_keys": [row["person_key"] for row in new][:500],
+                 "legal_linkage": sum(1 for row in new if row["legal_linkage"])}
+        out.append(Alert.build(
+            kind=COMPLAINANT_HANDLING_PLANNED, severity="medium", subject_type="night", subject_id=d.isoformat(),
+            facts=facts, identity=sorted(facts["person_keys"]), run_id=run_id, run_date=d,
+            rule_id=new[0]["rule_id"], policy_version=new[0]["policy_version"],
+            title=(f"Go-live: {len(new)} key complainants planned for handling" if go_live else
+                   f"{len(new)} new key-complainant handling plan(s)")
+                  + " (" + ", ".join(f"{n} {t}" for t, n in sorted(by_tier.items())) + ")",
         ))
     return out
 

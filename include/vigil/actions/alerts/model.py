@@ -36,13 +36,18 @@ URGENT_CONTRADICTED = "urgent_contradicted"  # a later HR snapshot contradicts a
 CASE_OVERDUE = "case_overdue"  # a response case past its due_by (docs/cases.md)
 CASE_CLAIM_UNVERIFIED = "case_claim_unverified"  # resolved in the ITSM, not verified by the data after the grace
 CASES_DIGEST = "cases_digest"  # go-live: one digest of the open cases per owner team, not one alert each
+INCIDENT_SEVERE = "incident_severe"  # a registered incident of a severe level: the emergency leadership, at once
+INCIDENT_REVIEW_OVERDUE = "incident_review_overdue"  # a restored incident's post-event review is late
+COMPLAINANT_CONTACT_OVERDUE = "complainant_contact_overdue"  # a key complainant's due contact was missed
+COMPLAINANT_HANDLING_PLANNED = "complainant_handling_planned"  # one digest of the night's new handling plans
 ALERT_STORM = "alert_storm"  # the summary that replaces more than N alerts of one kind in one night
 
 KINDS: tuple[str, ...] = (
     BREAKER_HOLD, URGENT_CONTRADICTED, URGENT_HOLD, DATA_QUALITY_FAILURE, TICKETS_DEAD_LETTERED, TICKETS_REFUSED, TICKET_OVERDUE, POST_TERMINATION_LOGIN,
     DEPARTURE_RISK_HIGH,
     HANDOVER_OVERDUE, COMPLAINANT_TIER_UP, COMPLAINT_DEADLINE_BREACH, COMPLAINT_SURGE,
-    CASE_OVERDUE, CASE_CLAIM_UNVERIFIED, CASES_DIGEST, ALERT_STORM,
+    CASE_OVERDUE, CASE_CLAIM_UNVERIFIED, CASES_DIGEST, INCIDENT_SEVERE,
+    INCIDENT_REVIEW_OVERDUE, COMPLAINANT_CONTACT_OVERDUE, COMPLAINANT_HANDLING_PLANNED, ALERT_STORM,
 )
 KIND_LABELS = {
     COMPLAINANT_TIER_UP: "Complainant moved into a higher risk tier",
@@ -61,6 +66,10 @@ KIND_LABELS = {
     CASE_OVERDUE: "Case past its due date",
     CASE_CLAIM_UNVERIFIED: "Case resolved in the ITSM but not verified by the data",
     CASES_DIGEST: "Open cases of your team (go-live digest)",
+    INCIDENT_SEVERE: "Severe incident registered",
+    INCIDENT_REVIEW_OVERDUE: "Incident post-event review overdue",
+    COMPLAINANT_CONTACT_OVERDUE: "Key-complainant contact missed",
+    COMPLAINANT_HANDLING_PLANNED: "Key-complainant handling plans made",
     ALERT_STORM: "Alert storm (summary)",
 }
 
@@ -68,7 +77,8 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 #: Subjects are named by internal, pseudonymous ids only.
-SUBJECT_TYPES = ("complainant", "employee", "client", "branch", "complaint", "night", "kind", "ticket", "case", "team")
+SUBJECT_TYPES = ("complainant", "employee", "client", "branch", "complaint", "night", "kind", "ticket", "case", "team",
+                 "incident")
 
 MAX_FACT_STRING = 300  # longer strings are refused: facts are ids and terms, never free text
 MAX_FACT_ITEMS = 500

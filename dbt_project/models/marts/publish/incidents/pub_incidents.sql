@@ -1,0 +1,41 @@
+-- Published (contract enforced): the incident register with its timeliness and impact (rule IN-01,
+-- fct_incidents). One row per registered incident. alert_key ('IN-01:<incident_id>') is stable.
+{%- set t = dbt.type_string() %}
+{%- set i = dbt.type_int() %}
+{%- set b = dbt.type_boolean() %}
+select
+    cast({{ dbt.concat(["'IN-01:'", 'incident_id']) }} as {{ t }}) as alert_key,
+    cast(incident_id as {{ t }}) as incident_id,
+    cast(kind as {{ t }}) as kind,
+    cast(severity as {{ t }}) as severity,
+    cast(is_severe as {{ b }}) as is_severe,
+    cast(location_type as {{ t }}) as location_type,
+    cast(location as {{ t }}) as location,
+    cast(customers_affected as {{ i }}) as customers_affected,
+    cast(started_at as {{ type_timestamptz() }}) as started_at,
+    cast(reported_at as {{ type_timestamptz() }}) as reported_at,
+    cast(activated_at as {{ type_timestamptz() }}) as activated_at,
+    cast(restored_at as {{ type_timestamptz() }}) as restored_at,
+    cast(post_review_at as {{ type_timestamptz() }}) as post_review_at,
+    cast(reported_date as date) as reported_date,
+    cast(hours_to_report as decimal(12,2)) as hours_to_report,
+    cast(hours_to_activate as decimal(12,2)) as hours_to_activate,
+    cast(hours_to_restore as decimal(12,2)) as hours_to_restore,
+    cast(days_to_review as {{ i }}) as days_to_review,
+    cast(report_on_time as {{ b }}) as report_on_time,
+    cast(activate_on_time as {{ b }}) as activate_on_time,
+    cast(restore_on_time as {{ b }}) as restore_on_time,
+    cast(review_on_time as {{ b }}) as review_on_time,
+    cast(post_review_due_date as date) as post_review_due_date,
+    cast(is_review_overdue as {{ b }}) as is_review_overdue,
+    cast(effectiveness as {{ i }}) as effectiveness,
+    cast(n_complaints_window as {{ i }}) as n_complaints_window,
+    cast(n_complaints_baseline as {{ i }}) as n_complaints_baseline,
+    cast(volume_ratio as decimal(12,2)) as volume_ratio,
+    cast(satisfaction_window as decimal(6,2)) as satisfaction_window,
+    cast(satisfaction_baseline as decimal(6,2)) as satisfaction_baseline,
+    cast(n_linked_surges as {{ i }}) as n_linked_surges,
+    cast('IN-01' as {{ t }}) as rule_id,
+    cast(policy_version as {{ t }}) as policy_version,
+    cast(as_of_date as date) as as_of_date
+from {{ ref('fct_incidents') }}
