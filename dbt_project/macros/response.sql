@@ -107,3 +107,29 @@ from numbered
 left join nights as next_night
     on next_night.night_no = numbered.last_night_no + 1
 {%- endmacro %}
+
+
+{#- A case finding per published access exception of one kind (pub_access_exceptions, whose
+    exception_id is '<rule>:<subject>'): the subject is what the rule names, the department the
+    employee's (for the case owner 'department'). One macro for the four access kinds. -#}
+{% macro access_exception_finding(kind, rule_id, subject_type) -%}
+with found as (
+
+    select
+        '{{ kind }}' as kind,
+        '{{ subject_type }}' as subject_type,
+        replace(exceptions.exception_id, '{{ rule_id }}:', '') as subject_id,
+        {{ severity_of('exceptions.priority') }} as severity,
+        exceptions.as_of_date as detected_on,
+        employees.department,
+        cast(null as {{ dbt.type_string() }}) as item,
+        cast(null as {{ dbt.type_string() }}) as item_owner_team
+    from {{ ref('pub_access_exceptions') }} as exceptions
+    left join {{ ref('int_employees__with_status') }} as employees
+        on exceptions.employee_id = employees.employee_id
+    where exceptions.exception_kind = '{{ kind }}'
+
+)
+
+{{ response_finding('found') }}
+{%- endmacro %}
