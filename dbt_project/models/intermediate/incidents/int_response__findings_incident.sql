@@ -22,7 +22,10 @@ surges as (
 items as (
 
     {%- for item in ['activation', 'restoration', 'post_event_review'] %}
-    select 'incident' as kind, 'incident' as subject_type, incident_id as subject_id, severity,
+    -- the cases' severities are high / medium / low: a critical incident is a high case (owned by the
+    -- emergency leadership through is_severe either way)
+    select 'incident' as kind, 'incident' as subject_type, incident_id as subject_id,
+        case when severity = 'critical' then 'high' else severity end as severity,
         reported_date as detected_on,
         case when is_severe then '{{ var("incident_severe_owner_team") }}' else '{{ var("incident_owner_team") }}' end as owner_team,
         '{{ item }}' as item
