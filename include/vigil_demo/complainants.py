@@ -8,10 +8,10 @@ arguments give the same bytes.
 
 Planted (``planted.json`` cases):
 
-* ``key_complainant_missed_contact``: one person under two complainant ids (KC1A, KC1B, the same
+* ``key_complainant_missed_contact``: one person under two complainant ids (P98000001, P98000002, the same
   national id), two fraud complaints each, resolved in time: 4 complaints together make the person
   high (each id alone is medium). Last called on F - 12: the go-live plan is due F - 5, overdue on night 1.
-* ``key_complainant_on_time``: an insider by token (KC2): the national id of an active employee, the
+* ``key_complainant_on_time``: an insider by token (P98000003): the national id of an active employee, the
   feed's insider_link false; one fees complaint, so high only because Vigil matched the token. Called
   on F - 6 (due F + 1) and again on F + 1: every contact on time.
 * ``incident_with_surge``: a high internal failure at the planted surge's branch from L 07:00 (open):
@@ -34,7 +34,7 @@ from vigil.ingest.contract import TABLES_BY_FEED, table
 
 __all__ = ["plant"]
 
-_PERSON = "KC-NID-70012"  # KC1A and KC1B's national id (fake, like every demo identity)
+_PERSON = "KC-NID-70012"  # P98000001 and P98000002's national id (fake, like every demo identity)
 
 
 def _ts(day: date, hhmm: str = "10:00") -> str:
@@ -88,18 +88,18 @@ def plant(landing: Path, start: date, days: int, summary: dict) -> dict:
     surge = summary["cases"]["complaint_surge"][0]
 
     complaints = {F: [
-        _complaint("CK0000001", "KC1A", F - timedelta(40), "fraud", 2),
-        _complaint("CK0000002", "KC1A", F - timedelta(30), "fraud", 2),
-        _complaint("CK0000003", "KC1B", F - timedelta(25), "fraud", 1),
-        _complaint("CK0000004", "KC1B", F - timedelta(20), "credit_dispute", 2),
-        _complaint("CK0000005", "KC2", F - timedelta(10), "fees", 4),
+        _complaint("C98000001", "P98000001", F - timedelta(40), "fraud", 2),
+        _complaint("C98000002", "P98000001", F - timedelta(30), "fraud", 2),
+        _complaint("C98000003", "P98000002", F - timedelta(25), "fraud", 1),
+        _complaint("C98000004", "P98000002", F - timedelta(20), "credit_dispute", 2),
+        _complaint("C98000005", "P98000003", F - timedelta(10), "fees", 4),
     ]}
     complainants = {F: [
-        dict(complainant_id="KC1A", full_name="Kim Kaplan", national_id=_PERSON, phone="+44 7700 900701",
+        dict(complainant_id="P98000001", full_name="Kim Kaplan", national_id=_PERSON, phone="+44 20 7946 0701",
              client_id="", insider_link="false"),
-        dict(complainant_id="KC1B", full_name="K. Kaplan", national_id=_PERSON.lower(), phone="",
+        dict(complainant_id="P98000002", full_name="K. Kaplan", national_id=_PERSON.lower(), phone="",
              client_id="", insider_link="false"),
-        dict(complainant_id="KC2", full_name="Lee Insider", national_id=employee_nid, phone="",
+        dict(complainant_id="P98000003", full_name="Lee Insider", national_id=employee_nid, phone="",
              client_id="", insider_link="false"),
     ]}
 
@@ -107,10 +107,10 @@ def plant(landing: Path, start: date, days: int, summary: dict) -> dict:
         return dict(contact_id=cid, complainant_id=who, contacted_at=_ts(day, "11:00"), channel="phone",
                     outcome=outcome, handler_id=employee_id)
 
-    contacts = {F: [contact("KCT-1", "KC1A", F - timedelta(12)), contact("KCT-2", "KC2", F - timedelta(6)),
-                    contact("KCT-3", "KC1B", F - timedelta(2), "no_answer")]}
+    contacts = {F: [contact("KCT-1", "P98000001", F - timedelta(12)), contact("KCT-2", "P98000003", F - timedelta(6)),
+                    contact("KCT-3", "P98000002", F - timedelta(2), "no_answer")]}
     if days > 1:
-        contacts[F + timedelta(1)] = [contact("KCT-4", "KC2", F + timedelta(1))]
+        contacts[F + timedelta(1)] = [contact("KCT-4", "P98000003", F + timedelta(1))]
 
     surge_day = date.fromisoformat(surge["date"])
     with_surge = dict(incident_id="INC-DEMO-1", kind="internal_failure", started_at=_ts(surge_day, "07:00"),
@@ -141,10 +141,10 @@ def plant(landing: Path, start: date, days: int, summary: dict) -> dict:
 
     return {
         "key_complainant_missed_contact": [{
-            "person_key": "KC1A", "complainant_ids": ["KC1A", "KC1B"], "tier": "high",
+            "person_key": "P98000001", "complainant_ids": ["P98000001", "P98000002"], "tier": "high",
             "last_contact": (F - timedelta(12)).isoformat(), "next_contact_due": (F - timedelta(5)).isoformat()}],
         "key_complainant_on_time": [{
-            "person_key": "KC2", "complainant_ids": ["KC2"], "tier": "high", "insider_by_token_of": employee_id,
+            "person_key": "P98000003", "complainant_ids": ["P98000003"], "tier": "high", "insider_by_token_of": employee_id,
             "contacts": [(F - timedelta(6)).isoformat()] + ([(F + timedelta(1)).isoformat()] if days > 1 else [])}],
         "incident_with_surge": [{"incident_id": "INC-DEMO-1", "branch_id": surge["branch_id"],
                                  "surge_date": surge["date"], "severity": "high"}],

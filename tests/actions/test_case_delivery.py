@@ -213,3 +213,31 @@ def test_cases_on_postgres_once_per_revision_and_channel(pg_url, tmp_path, hooks
     again = deliver_cases(s, D, now=NOW + dt.timedelta(hours=1))
     assert (again["queued"], again["delivered"]) == (0, 0) and first["outbox"] == again["outbox"] == {"delivered": 3}
     assert len(snow.received) == len(jira.received) == 1
+
+
+@pytest.mark.parametrize("team, ok", [("Private Banking", True), ("Risk & Compliance", True), ("x" * 100, True),
+                                      ("x" * 101, False), (" Private", False), ("Private/Banking", False)])
+def test_a_business_line_named_by_hr_owns_cases_and_is_routed_by_its_slug(tmp_path, hooks, team, ok):
+    """A case owned by the subject's department carries the department as HR names it (spaces and all):
+    it is delivered, routed by its slug under cases.owner_teams, and a Jira label never has a space."""
+    snow, jira = hooks
+    write_cases(tmp_path / "out", D, [case(1, owner_team=team)])
+    cfg = write_config(tmp_path / "delivery.yml", {
+        "defaults": FAST,
+        "channels": {"jira": {"type": "webhook", "url": jira.url, "secret_env": "TEST_WEBHOOK_SECRET", "format": "jira"},
+                     "drop": {"type": "filedrop", "root": str(tmp_path / "drops")}},
+        "default": ["drop"],
+        "cases": {"default": ["drop"], "owner_teams": {"Private_Banking": ["jira"], "Risk_Compliance": ["jira"]}},
+    })
+    if not ok:
+        with pytest.raises(CaseFileError, match="'owner_team'"):
+            deliver_cases(settings(tmp_path, cfg), D, now=NOW)
+        return
+    result = deliver_cases(settings(tmp_path, cfg), D, now=NOW)
+    assert result["dead_lettered"] == [] and result["delivered"] == 1
+    if team in ("Private Banking", "Risk & Compliance"):
+        [issue] = jira.tickets()
+        assert issue["fields"]["labels"][-1] == team.replace(" & ", "_").replace(" ", "_")
+        assert " " not in "".join(issue["fields"]["labels"])
+    else:
+        assert jira.tickets() == []  # no route for it: the default (the file drop)

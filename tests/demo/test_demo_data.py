@@ -106,8 +106,9 @@ def _bdays_between(a: date, b: date) -> int:
 
 def test_same_seed_gives_byte_identical_files(runs: dict) -> None:
     first, again = _files(runs["tiny"][0]), _files(runs["tiny_again"][0])
-    # every day: each feed's tables and manifest; the last day also the ITSM export and its manifest
-    assert len(first) == 4 * (len(FEEDS) + sum(len(TABLES_BY_FEED[f]) for f in FEEDS)) + 2 + 1
+    # every day: each required feed's tables and manifest, and the incident register (incidents.csv and
+    # its manifest); the last day also the ITSM export and its manifest; and planted.json
+    assert len(first) == 4 * (len(FEEDS) + sum(len(TABLES_BY_FEED[f]) for f in FEEDS) + 2) + 2 + 1
     assert first == again
 
 

@@ -19,7 +19,7 @@ import logging
 import re
 from pathlib import Path
 
-from vigil.actions.delivery.config import SAFE_NAME, DeliveryConfig, load_delivery_config
+from vigil.actions.delivery.config import DeliveryConfig, load_delivery_config
 from vigil.actions.delivery.outbox import (
     Clock, DocumentKind, attempts_ddl, deliver_outbox, idempotency_key_for, insert, outbox_columns, outbox_ddl,
     outbox_id_for, rows, tables_of,
@@ -78,6 +78,17 @@ class CaseFileError(ValueError):
         super().__init__(f"{path}, line {line}, column {column}: {message}")
 
 
+#: An owner team: a team name of the routing (``iam``, ``customer_service``) or, for a case owned by the
+#: subject's business line, the department as HR names it (``Private Banking``).
+TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.&-]{0,99}$")
+
+
+def team_slug(owner_team: str) -> str:
+    """The team as a routing key and a Jira label: every run of other characters (a space) becomes
+    '_' (``Private Banking`` -> ``Private_Banking``, the key to use under ``cases.owner_teams``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", owner_team)
+
+
 def cases_path(out: Path, day: dt.date) -> Path:
     return Path(out) / "cases" / day.isoformat() / "cases.jsonl"
 
@@ -113,8 +124,9 @@ def _check(path: Path, n: int, doc: dict) -> None:
         bad("revision", f"must be a whole number >= 1, not {revision!r}")
     for field in ("kind", "subject_type", "subject_id", "created_at"):
         text(field)
-    if not SAFE_NAME.match(text("owner_team")):
-        bad("owner_team", "must be letters, digits, '_', '.', '-'")
+    if not TEAM_NAME.match(text("owner_team")):
+        bad("owner_team", "must start with a letter or digit and hold only letters, digits, spaces, '_', '.', "
+                          "'-', '&' (at most 100)")
     if not DATE.match(text("opened_on")):
         bad("opened_on", "must be a date YYYY-MM-DD")
     due = text("due_by")
@@ -208,7 +220,7 @@ def render_body(doc: dict, options: dict) -> bytes:
                 "summary": _summary(doc),
                 "description": _description(doc),
                 "priority": {"name": JIRA_PRIORITY[doc["priority"]]},
-                "labels": ["vigil", "case", doc["kind"], doc["owner_team"]],
+                "labels": ["vigil", "case", doc["kind"], team_slug(doc["owner_team"])],  # a Jira label has no spaces
                 "duedate": doc["due_by"][:10],
             },
             "properties": [{"key": "vigil.case", "value": doc}],
@@ -285,7 +297,7 @@ def _queue(wh: Warehouse, docs: list[dict], config: DeliveryConfig | None, day: 
                 new += 1
                 doc_rows.append((doc["case_id"], doc["revision"], doc["owner_team"], doc["priority"], doc["due_by"],
                                  doc["status"], day, payload, sha, now))
-            channels = config.case_channels_for(doc["owner_team"]) if config else []
+            channels = config.case_channels_for(team_slug(doc["owner_team"])) if config else []
             if not channels:
                 unrouted.append(doc["case_id"])
             for ch in channels:  # a channel added to the config later still gets its rows
