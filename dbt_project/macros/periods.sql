@@ -11,10 +11,10 @@
         )
 
     events: the CTE (or alias) holding the events; the aggregates, written in the call block, name
-    it. periods: the model's CTE over int_kpi__periods. The columns are period_type, period_start,
-    then the call block's.
+    it. periods: the model's CTE over int_kpi__periods. where: an extra join condition on the events
+    (e.g. one tier's only). The columns are period_type, period_start, then the call block's.
 -#}
-{% macro per_period(events, event_date, periods='periods') -%}
+{% macro per_period(events, event_date, periods='periods', where=none) -%}
     select
         {{ periods }}.period_type,
         {{ periods }}.period_start,
@@ -23,5 +23,8 @@
     left join {{ events }}
         on {{ events }}.{{ event_date }} >= {{ periods }}.period_start
         and {{ events }}.{{ event_date }} <= {{ periods }}.cutoff_date
+        {%- if where %}
+        and {{ where }}
+        {%- endif %}
     group by {{ periods }}.period_type, {{ periods }}.period_start
 {%- endmacro %}

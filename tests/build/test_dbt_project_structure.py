@@ -66,8 +66,9 @@ def test_intermediate_is_grouped_by_business_area_not_by_source_system():
     """dbt's guide: staging by source, intermediate by business concern (issue 21)."""
     sources = {p.name for p in (MODELS / "staging").iterdir() if p.is_dir()}
     areas = {p.name for p in (MODELS / "intermediate").iterdir() if p.is_dir()}
-    # complaints is the feed and also the concern (complaint handling); hr, iam, crm are systems only
-    assert areas & sources == {"complaints"}
+    # complaints and incidents are feeds and also concerns (complaint handling, the incident register);
+    # hr, iam, crm are systems only
+    assert areas & sources == {"complaints", "incidents"}
     assert {"workforce", "access", "clients", "risk", "kpi"} <= areas
     for area in areas:
         assert [p.name for p in (MODELS / "intermediate" / area).glob("_*.yml")] == [f"_int_{area}__models.yml"]

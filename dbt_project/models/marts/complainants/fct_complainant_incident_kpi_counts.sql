@@ -114,71 +114,47 @@ incident_steps as (
 counts as (
 
     {%- for tier in tiers if tier in var('complainant_handling_tiers') %}
-    select
-        'contact_cadence_kept_{{ tier }}' as kpi, periods.period_type, periods.period_start,
+    {% call per_period('dues', 'due_date', where="dues.tier = '" ~ tier ~ "'") -%}
+        'contact_cadence_kept_{{ tier }}' as kpi,
         sum(case when dues.is_on_time then 1 else 0 end) as numerator,
         count(dues.due_date) as denominator
-    from periods
-    left join dues
-        on dues.tier = '{{ tier }}'
-        and dues.due_date >= periods.period_start
-        and dues.due_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
     union all
     {%- endfor %}
 
     {%- for tier in tiers %}
-    select
-        'complainant_resolution_rate_{{ tier }}', periods.period_type, periods.period_start,
+    {% call per_period('complaints', 'deadline_date', where="complaints.deadline_tier = '" ~ tier ~ "'") -%}
+        'complainant_resolution_rate_{{ tier }}',
         sum(case when complaints.resolved_date is not null and complaints.resolved_date <= periods.cutoff_date
                   and not complaints.is_breached then 1 else 0 end),
         count(complaints.deadline_date)
-    from periods
-    left join complaints
-        on complaints.deadline_tier = '{{ tier }}'
-        and complaints.deadline_date >= periods.period_start
-        and complaints.deadline_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
     union all
 
-    select
-        'complainant_satisfaction_{{ tier }}', periods.period_type, periods.period_start,
+    {% call per_period('complaints', 'resolved_date', where="complaints.resolved_tier = '" ~ tier ~ "'") -%}
+        'complainant_satisfaction_{{ tier }}',
         sum(complaints.satisfaction),
         count(complaints.satisfaction)
-    from periods
-    left join complaints
-        on complaints.resolved_tier = '{{ tier }}'
-        and complaints.resolved_date >= periods.period_start
-        and complaints.resolved_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
     union all
     {%- endfor %}
 
-    select
-        'reputational_escalations', periods.period_type, periods.period_start,
+    {% call per_period('complaints', 'received_date', where='complaints.is_externally_escalated') -%}
+        'reputational_escalations',
         count(complaints.received_date),
         null
-    from periods
-    left join complaints
-        on complaints.is_externally_escalated
-        and complaints.received_date >= periods.period_start
-        and complaints.received_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
     union all
 
-    select
-        'incident_timeliness', periods.period_type, periods.period_start,
+    {% call per_period('incident_steps', 'due_date') -%}
+        'incident_timeliness',
         sum(case when incident_steps.on_time then 1 else 0 end),
         count(incident_steps.on_time)
-    from periods
-    left join incident_steps
-        on incident_steps.due_date >= periods.period_start
-        and incident_steps.due_date <= periods.cutoff_date
-    group by periods.period_type, periods.period_start
+    {%- endcall %}
 
 )
 
