@@ -41,7 +41,10 @@ def test_dag_test_runs_one_night_end_to_end(airflow_db, tmp_path, monkeypatch):
     run = dag.test(logical_date=dt.datetime(D.year, D.month, D.day, tzinfo=dt.timezone.utc))
     assert run.state == "success", [(ti.task_id, ti.state) for ti in run.get_task_instances()]
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert set(states.values()) == {"success"} and len(states) == 23  # hr_events included
+    from vigil.steps import task_graph
+
+    # every task of the night ran and succeeded: one per feed (six, the optional ones absent) per per-feed step
+    assert set(states.values()) == {"success"} and set(states) == set(task_graph()) and len(states) == 31
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
