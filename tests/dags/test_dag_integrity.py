@@ -10,6 +10,7 @@ import time
 import pytest
 
 from fixtures.nights import REPO
+from vigil.ingest.contract import FEEDS  # cases and incidents are optional: an absent folder is a quiet night
 
 pytestmark = pytest.mark.airflow
 
@@ -38,7 +39,6 @@ def test_nightly_dag_properties(dagbag):
         assert t.retries >= 1, t.task_id
 
 
-FEEDS = ("hr", "iam", "crm", "complaints", "cases")  # cases: optional (an absent folder is a quiet night)
 GATES = ("audit_raw", "audit_publish", "check_breakers")
 ACTIONS = ("publish", "write_cases", "close_tickets", "hr_events", "create_tickets", "deliver_tickets", "deliver_cases",
            "send_alerts")

@@ -46,7 +46,7 @@ IN_PROCESS = [*(f"extract {f}" for f in FEEDS), "source freshness", *(f"load {f}
 
 def test_the_steps_make_the_night_everyone_knows():
     assert task_graph() == EXPECTED_GRAPH
-    assert FEEDS == ("hr", "iam", "crm", "complaints", "cases")  # the loads' order above (optional feeds last)
+    assert FEEDS == ("hr", "iam", "crm", "complaints", "cases", "incidents")  # the loads' order above (optional feeds last)
 
 
 def test_the_steps_are_listed_in_an_order_that_runs_each_after_what_it_needs():
