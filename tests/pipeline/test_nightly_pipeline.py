@@ -17,6 +17,7 @@ from fixtures.nights import TEST_KEY, raw_pii_values
 from vigil.store import incremental
 from vigil.cli import main as vigil
 from vigil.config import Settings
+from vigil.ingest.contract import FEEDS
 from vigil.pipeline import run_nightly
 from vigil.store.warehouse import Warehouse
 
@@ -138,7 +139,7 @@ def test_a_critical_quality_failure_stops_the_night_before_dbt(built, tmp_path):
     summary = run_nightly(s.with_(landing=str(landing)), bad_day)
     assert not summary.ok
     assert "critical" in summary.error and "row_count" in summary.error
-    assert [st.name for st in summary.steps][-1] == "load complaints"  # audit raw failed; dbt never ran
+    assert [st.name for st in summary.steps][-1] == f"load {FEEDS[-1]}"  # audit raw failed; dbt never ran
     assert wh.table_checksums(("intermediate", "marts")) == before
     dq = duckdb.connect(str(warehouse), read_only=True)
     failed = dq.execute("SELECT count(*) FROM audit.dq_results WHERE run_date = ? AND NOT success "

@@ -422,7 +422,9 @@ def test_postgres_warehouse_gives_the_same_pack(demo_warehouse, pack, pg_url, tm
     tables = ["publish.pub_review_findings", "publish.pub_review_access_certification", "publish.pub_kpi_scorecard",
               "marts.fct_kpi_scorecard_history", "marts.fct_complainant_risk_tier_history",
               "marts.fct_leaver_revocations", "marts.fct_complaints", "marts.dim_accounts", "audit.dq_results",
-              "audit.audit_log", "raw._vigil_loads"]
+              "audit.audit_log", "raw._vigil_loads", "publish.pub_review_cases",
+              "publish.pub_review_complainant_handling", "publish.pub_review_incidents",
+              "publish.pub_review_response_kpis"]
     _copy_tables(demo_warehouse.settings.warehouse, pg_url, tables)
     result = build_review_pack(pg_url, QUARTER, out=tmp_path, run_id="review__pg")
     assert result["counts"] == pack["counts"] and result["as_of_date"] == pack["as_of_date"]

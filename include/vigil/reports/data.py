@@ -698,8 +698,8 @@ def _handling_and_incidents(r: _Reader, data: ReviewData) -> None:
     q, a = data.quarter, data.as_of
     plans = r.dicts(
         "SELECT person_key, complainant_ids, tier, handling_group, tier_entered_on, last_contact_date, "
-        "next_contact_due, is_contact_overdue, legal_linkage FROM publish.pub_complainant_handling "
-        "WHERE as_of_date = %s", (a,)) if r.has("publish.pub_complainant_handling") else []
+        "next_contact_due, is_contact_overdue, legal_linkage FROM publish.pub_review_complainant_handling "
+        "WHERE snapshot_date = %s", (a,)) if r.has("publish.pub_review_complainant_handling") else []
     data.add(Table("Complainant handling", "Key-complainant handling plans (CT-02)",
                    ["person_key", "complainant_ids", "tier", "handling_group", "tier_entered_on", "last_contact",
                     "next_contact_due", "overdue", "legal_linkage"],
@@ -712,9 +712,9 @@ def _handling_and_incidents(r: _Reader, data: ReviewData) -> None:
     incidents = r.dicts(
         "SELECT incident_id, kind, severity, location_type, location, reported_date, hours_to_report, "
         "hours_to_activate, hours_to_restore, days_to_review, is_review_overdue, n_complaints_window, volume_ratio, "
-        "satisfaction_window, satisfaction_baseline, n_linked_surges FROM publish.pub_incidents "
-        "WHERE as_of_date = %s AND (reported_date >= %s OR post_review_at IS NULL)", (a, q.start)) \
-        if r.has("publish.pub_incidents") else []
+        "satisfaction_window, satisfaction_baseline, n_linked_surges FROM publish.pub_review_incidents "
+        "WHERE snapshot_date = %s AND (reported_date >= %s OR post_review_at IS NULL)", (a, q.start)) \
+        if r.has("publish.pub_review_incidents") else []
     data.add(Table("Incidents", "Incident register: timeliness and customer impact (IN-01)",
                    ["incident_id", "kind", "severity", "place", "reported", "h_to_report", "h_to_activate",
                     "h_to_restore", "d_to_review", "review_overdue", "complaints", "volume_x_baseline",
@@ -806,7 +806,7 @@ def _methodology(r: _Reader, data: ReviewData, variables: dict) -> None:
 
 
 CASE_KINDS = ("leaver", "sod_conflict", "orphan_account", "dormant_account", "access_creep", "revocation_overdue",
-              "departure_risk_high")
+              "departure_risk_high", "complainant_handling", "complaint_surge", "incident")
 OLDEST_PER_OWNER = 5
 
 
@@ -815,7 +815,7 @@ def _response(r: _Reader, data: ReviewData) -> None:
     and the quarter's response KPIs per department, as published on the as-of night."""
     a, q = data.as_of, data.quarter
     cases = r.dicts("SELECT case_id, kind, owner_team, opened_on, due_by, priority, status, closed_at "
-                    "FROM publish.pub_cases WHERE as_of_date = %s", (a,)) if r.has("publish.pub_cases") else []
+                    "FROM publish.pub_review_cases WHERE snapshot_date = %s", (a,)) if r.has("publish.pub_review_cases") else []
     note = "" if cases else "No cases published for the as-of night (the response loop had not run yet)."
     summary = []
     for kind in sorted({c["kind"] for c in cases}, key=lambda k: (CASE_KINDS.index(k) if k in CASE_KINDS else 99, k)):
@@ -840,10 +840,9 @@ def _response(r: _Reader, data: ReviewData) -> None:
     data.add(Table("Oldest open cases", f"The {OLDEST_PER_OWNER} oldest open cases of each owner team",
                    ["owner_team", "case_id", "kind", "opened_on", "due_by", "priority", "status", "age_days"], oldest))
     by_dept = []
-    if r.has("marts.fct_response_kpis"):
-        found = r.dicts("SELECT department, kpi, value FROM marts.fct_response_kpis WHERE as_of_date = %s "
-                        "AND period_type = 'quarter' AND period_start = %s AND kind = '*' AND owner_team = '*' "
-                        "AND department <> '*'", (a, q.start))
+    if r.has("publish.pub_review_response_kpis"):
+        found = r.dicts("SELECT department, kpi, value FROM publish.pub_review_response_kpis WHERE snapshot_date = %s "
+                        "AND period_start = %s", (a, q.start))
         kpis = ("time_to_acknowledge_days", "time_to_verified_closure_days", "closed_within_sla",
                 "cross_department_completion", "cases_open", "cases_overdue")
         values = {(f["department"], f["kpi"]): _num(f["value"]) for f in found}
@@ -851,7 +850,7 @@ def _response(r: _Reader, data: ReviewData) -> None:
     data.add(Table("Response by department", f"Response KPIs of {q.label} per department of the subject",
                    ["department", "days_to_acknowledge", "days_to_verified_closure", "share_within_sla",
                     "cross_department_completion", "open", "overdue"], by_dept,
-                   note="Means over the quarter's cases (marts.fct_response_kpis); open and overdue on the as-of night."))
+                   note="Means over the quarter's cases (publish.pub_review_response_kpis); open and overdue on the as-of night."))
 
 
 def _plain(value) -> str:
