@@ -1,7 +1,10 @@
--- One row per (period_type, period_start): the calendar months and quarters the KPI scorecard
--- reports as of run_date — the current one (period to date) and the kpi_months - 1 / kpi_quarters - 1
--- before it — plus one more of each (is_reported false) so the oldest reported period has a
--- previous period to compare with.
+-- One row per (period_type, period_start): the calendar months, quarters and years the KPI
+-- scorecard reports as of run_date — the current one (period to date) and the kpi_months - 1 /
+-- kpi_quarters - 1 / kpi_years - 1 before it — plus one more of each (is_reported false) so the
+-- oldest reported period has a previous period to compare with.
+-- With the vars response_baseline_start / response_baseline_end set, one more row, period_type
+-- 'baseline' (never reported, periods_back null): the fixed period the *_vs_baseline KPIs compare
+-- with (docs/models.md); without them there is no baseline row and those KPIs have no value.
 --   cutoff_date  the last day whose events count: period_end for a complete period, run_date for
 --                the current one. Events dated after the cutoff never count, so a period that
 --                ended on or before run_date gives the same figures whatever later run computes it.
@@ -50,11 +53,37 @@ quarters as (
 
 ),
 
+years as (
+
+    select
+        'year' as period_type,
+        n as periods_back,
+        {{ dbt.cast(dbt.dateadd('year', '-1 * n', dbt.date_trunc('year', run_date_sql())), 'date') }} as period_start,
+        {{ dbt.cast(dbt.dateadd('day', -1, dbt.dateadd('year', '1 - n', dbt.date_trunc('year', run_date_sql()))), 'date') }} as period_end,
+        n < {{ var('kpi_years') }} as is_reported
+    from numbers
+    where n <= {{ var('kpi_years') }}
+
+),
+
+{%- set baseline = response_baseline() %}
+
 periods as (
 
     select * from months
     union all
     select * from quarters
+    union all
+    select * from years
+    {%- if baseline %}
+    union all
+    select
+        'baseline' as period_type,
+        {{ dbt.cast('null', dbt.type_int()) }} as periods_back,
+        {{ dbt.cast("'" ~ baseline[0] ~ "'", 'date') }} as period_start,
+        {{ dbt.cast("'" ~ baseline[1] ~ "'", 'date') }} as period_end,
+        false as is_reported
+    {%- endif %}
 
 )
 
@@ -65,6 +94,9 @@ select
     case
         when period_type = 'month'
             then {{ dbt.concat([year_text, "'-'", dbt.right(dbt.concat(["'0'", month_text]), 2)]) }}
+        when period_type = 'year' then {{ year_text }}
+        when period_type = 'baseline'
+            then {{ dbt.concat(["'baseline '", dbt.cast('period_start', dbt.type_string()), "'..'", dbt.cast('period_end', dbt.type_string())]) }}
         else {{ dbt.concat([year_text, "'-Q'", quarter_text]) }}
     end as period_label,
     {{ dbt.cast('periods_back', dbt.type_int()) }} as periods_back,
