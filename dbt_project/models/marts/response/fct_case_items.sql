@@ -42,6 +42,7 @@ select
     cast(episodes.opened_on as date) as opened_on,
     cast({{ dbt.dateadd('day', 'coalesce(policy.sla_days, 0)',
         'case when episodes.n_episodes > 1 then episodes.started_on else detected.detected_on end') }} as date) as due_by,
+    cast(coalesce(policy.sla_days, 0) as {{ dbt.type_int() }}) as sla_days,
     cast(episodes.closed_on as date) as closed_at,
     cast(case when episodes.closed_on is not null then policy.verified_by end as {{ t }}) as verified_by,
     '{{ var("policy_version") }}' as policy_version,

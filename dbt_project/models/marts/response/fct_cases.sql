@@ -175,6 +175,7 @@ select
     cast(opened_on as date) as opened_on,
     cast(started_on as date) as episode_started_on,
     cast(due_by as date) as due_by,
+    cast(sla_days as {{ i }}) as sla_days,
     cast({{ dbt.concat(["'P'", dbt.cast('case when priority_rank < 1 then 1 else priority_rank end', t)]) }} as {{ t }}) as priority,
     cast(case
         when not is_open then 'closed_verified'

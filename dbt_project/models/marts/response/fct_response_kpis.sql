@@ -1,8 +1,9 @@
 -- The response loop's KPIs (docs/cases.md, "Response KPIs"), one row per (kpi, period_type,
 -- period_start, kind, owner_team, department); kind / owner_team / department '*' = all. Periods:
--- the months and quarters of int_kpi__periods plus the current and previous calendar year, each
--- counting events up to its cutoff_date only (period_end, or run_date for the current period), so
--- a complete period keeps its figures. Cases are those of fct_cases (their current episode):
+-- the months, quarters and years of int_kpi__periods (and its response-time baseline when one is
+-- configured), each counting events up to its cutoff_date only (period_end, or run_date for the
+-- current period), so a complete period keeps its figures. Cases are those of fct_cases (their
+-- current episode):
 --   time_to_acknowledge_days       cases opened in the period and acknowledged by the ITSM by the
 --                                  cutoff: mean days from opened_on to the UTC date of acknowledged_at
 --   time_to_verified_closure_days  cases verified closed in the period (closed_at): mean days from
@@ -10,44 +11,19 @@
 --   closed_within_sla              cases verified closed in the period: share closed on or before due_by
 --   cross_department_completion    cases and leaver items owned by a team other than the one whose
 --                                  feed detected them (detected_by_team), due in the period: share
---                                  verified closed on or before due_by (an open one counts as late)
+--                                  verified closed on or before kpi_due_by (an open one counts as
+--                                  late): fct_response_work_units, where the due date is measured from
+--                                  Vigil's opening (the go-live population is not late on night 1)
 --   risk_events_per_1000_employees cases opened in the period per 1,000 active employees on run_date
 --   risk_events_per_1000_accounts  ... per 1,000 enabled accounts on run_date
 --   cases_open, cases_overdue      current period only: open (not closed_verified) and past due_by
 -- numerator / denominator are kept; value = numerator / denominator (per 1,000 for the rates; the
 -- count itself for cases_open / cases_overdue).
 {%- set t = dbt.type_string() %}
-with kpi_periods as (
+with periods as (
 
     select period_type, period_start, period_end, period_label, cutoff_date
     from {{ ref('int_kpi__periods') }}
-
-),
-
-years as (
-
-    select
-        'year' as period_type,
-        {{ dbt.cast(dbt.dateadd('year', '-back.n', dbt.date_trunc('year', run_date_sql())), 'date') }} as period_start
-    from (select 0 as n union all select 1) as back
-
-),
-
-periods as (
-
-    select * from kpi_periods
-    union all
-    select
-        period_type,
-        period_start,
-        {{ dbt.cast(dbt.dateadd('day', -1, dbt.dateadd('year', 1, 'period_start')), 'date') }} as period_end,
-        cast(cast(extract(year from period_start) as {{ dbt.type_int() }}) as {{ t }}) as period_label,
-        case
-            when {{ dbt.dateadd('day', -1, dbt.dateadd('year', 1, 'period_start')) }} <= {{ run_date_sql() }}
-                then {{ dbt.cast(dbt.dateadd('day', -1, dbt.dateadd('year', 1, 'period_start')), 'date') }}
-            else {{ run_date_sql() }}
-        end as cutoff_date
-    from years
 
 ),
 
@@ -55,24 +31,9 @@ cases as (
 
     select
         case_id, kind, owner_team, coalesce(department, 'unassigned') as department, detected_by_team,
-        opened_on, episode_started_on, due_by, status, closed_at, is_overdue,
+        opened_on, episode_started_on, due_by, sla_days, status, closed_at, is_overdue,
         {{ utc_date('acknowledged_at') }} as acknowledged_on
     from {{ ref('fct_cases') }}
-
-),
-
-work_units as (
-
-    -- what cross-department completion counts: single-item cases, and each item of a multi-item case
-    select case_id, kind, owner_team, department, detected_by_team, due_by, closed_at
-    from cases
-    where not exists (select 1 from {{ ref('fct_case_items') }} as i where i.case_id = cases.case_id)
-    union all
-    select items.case_id, cases.kind, items.owner_team, cases.department, items.detected_by_team, items.due_by,
-           items.closed_at
-    from {{ ref('fct_case_items') }} as items
-    inner join cases
-        on items.case_id = cases.case_id
 
 ),
 
@@ -125,10 +86,10 @@ measured as (
     select
         p.period_type, p.period_start, {{ g }}, {{ gt }}, {{ gd }},
         'cross_department_completion',
-        sum(case when c.due_by between p.period_start and p.cutoff_date and c.closed_at <= c.due_by then 1 else 0 end),
-        sum(case when c.due_by between p.period_start and p.cutoff_date then 1 else 0 end)
-    from periods as p cross join work_units as c
-    where c.owner_team <> c.detected_by_team
+        sum(case when c.kpi_due_by between p.period_start and p.cutoff_date and c.closed_at <= c.kpi_due_by then 1 else 0 end),
+        sum(case when c.kpi_due_by between p.period_start and p.cutoff_date then 1 else 0 end)
+    from periods as p cross join {{ ref('fct_response_work_units') }} as c
+    where c.is_cross_department
     group by {{ grouped | join(', ') }}
     union all
     select
@@ -153,7 +114,7 @@ measured as (
         sum(case when c.status <> 'closed_verified' then 1 else 0 end),
         null
     from periods as p cross join cases as c
-    where p.cutoff_date = {{ run_date_sql() }}
+    where p.cutoff_date = {{ run_date_sql() }} and p.period_type <> 'baseline'
     group by {{ grouped | join(', ') }}
     union all
     select
@@ -162,7 +123,7 @@ measured as (
         sum(case when c.is_overdue then 1 else 0 end),
         null
     from periods as p cross join cases as c
-    where p.cutoff_date = {{ run_date_sql() }}
+    where p.cutoff_date = {{ run_date_sql() }} and p.period_type <> 'baseline'
     group by {{ grouped | join(', ') }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
