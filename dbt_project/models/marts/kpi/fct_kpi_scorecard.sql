@@ -1,9 +1,16 @@
--- One row per (kpi, period_type, period_start) for the reported months and quarters: the KPI
+-- One row per (kpi, period_type, period_start) for the reported months, quarters and years: the KPI
 -- scorecard. Base KPIs come from fct_kpi_values; two quarterly KPIs compare a quarter with the one
 -- before it, as a relative change (current - previous) / previous:
 --   mean_hours_to_revoke_change     target -30% (kpi_targets)
 --   post_termination_logins_change  target -20%; when the previous quarter had none, the change
 --                                   is undefined (value null): green if there are still none, red otherwise
+-- and two compare every month, quarter and year with the fixed response-time baseline period
+-- (vars response_baseline_start / _end: fct_kpi_values' period_type 'baseline'), seed 000's
+-- "response time down 30%": value = (period mean / baseline mean) - 1, numerator = period mean -
+-- baseline mean, denominator = previous_value = the baseline mean; no baseline configured (or a
+-- baseline mean of 0 or none) gives no value, never a made-up one:
+--   mean_hours_to_revoke_vs_baseline           leavers' accounts: hours to revoke
+--   time_to_verified_closure_days_vs_baseline  response cases: days to verified closure
 -- Status (RAG) against the seed kpi_targets for (kpi, period_type):
 --   direction higher: green when value >= target, amber when value >= target - amber_band, else red
 --   direction lower:  green when value <= target, amber when value <= target + amber_band, else red
@@ -64,6 +71,42 @@ changes as (
 
 ),
 
+baseline as (
+
+    select kpi, value as baseline_value
+    from kpi_values
+    where period_type = 'baseline'
+
+),
+
+vs_baseline as (
+
+    select
+        {{ dbt.concat(['kpi_values.kpi', "'_vs_baseline'"]) }} as kpi,
+        kpi_values.period_type,
+        kpi_values.period_start,
+        kpi_values.period_end,
+        kpi_values.period_label,
+        kpi_values.periods_back,
+        kpi_values.cutoff_date,
+        kpi_values.is_complete,
+        kpi_values.is_reported,
+        kpi_values.value - baseline.baseline_value as numerator,
+        baseline.baseline_value as denominator_value,
+        case when baseline.baseline_value <> 0 then kpi_values.value / baseline.baseline_value - 1 end as value,
+        baseline.baseline_value as previous_value,
+        {{ dbt.cast('null', dbt.type_string()) }} as status_override,
+        kpi_values.n_excluded,
+        kpi_values.excluded_reason,
+        kpi_values.as_of_date
+    from kpi_values
+    left join baseline
+        on kpi_values.kpi = baseline.kpi
+    where kpi_values.period_type in ('month', 'quarter', 'year')
+      and kpi_values.kpi in ('mean_hours_to_revoke', 'time_to_verified_closure_days')
+
+),
+
 base as (
 
     select
@@ -93,6 +136,8 @@ unioned as (
     select * from base
     union all
     select * from changes
+    union all
+    select * from vs_baseline
 
 ),
 

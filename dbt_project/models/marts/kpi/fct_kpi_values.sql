@@ -1,4 +1,5 @@
--- One row per (kpi, period_type, period_start) of int_kpi__periods: the measured value of each base
+-- One row per (kpi, period_type, period_start) of int_kpi__periods (months, quarters, years, and the
+-- response-time baseline period when one is configured): the measured value of each base
 -- KPI with its numerator and denominator. Every KPI counts dated events up to the period's
 -- cutoff_date only (period_end, or run_date for the current period), grouped by the date on which
 -- the outcome became due or happened, so a period that ended on or before run_date keeps its
@@ -19,8 +20,10 @@
 --                           the period: share that closed within it
 --   complaint_*             fct_complaint_handling_periods (deadline, resolved and received cohorts)
 --   cross_department_completion  response cases and leaver items owned by another team than the one
---                           that detected them, due in the period: share verified closed by due_by
---                           (fct_response_kpis, all kinds, teams and departments; docs/cases.md)
+--                           that detected them, due in the period: share verified closed by their due
+--                           date (fct_response_kpis, all kinds, teams and departments; docs/cases.md)
+--   time_to_verified_closure_days  response cases verified closed in the period: mean days from the
+--                           episode's start to closure (fct_response_kpis, all kinds, teams, departments)
 --   key complainants and incidents  fct_complainant_incident_kpi_counts (its own header says how)
 with periods as (
 
@@ -187,19 +190,22 @@ complaint_values as (
 
 response_values as (
 
-    -- every period, with 0 of 0 when nothing cross-department fell due (no response row)
+    -- every period, with 0 of 0 when nothing fell due or closed (no response row)
+    {%- for kpi in ['cross_department_completion', 'time_to_verified_closure_days'] %}
     select
         periods.period_type,
         periods.period_start,
-        'cross_department_completion' as kpi,
+        '{{ kpi }}' as kpi,
         coalesce(response.numerator, 0) as numerator,
         coalesce(response.denominator, 0) as denominator
     from periods
     left join {{ ref('fct_response_kpis') }} as response
         on response.period_type = periods.period_type
         and response.period_start = periods.period_start
-        and response.kpi = 'cross_department_completion'
+        and response.kpi = '{{ kpi }}'
         and response.kind = '*' and response.owner_team = '*' and response.department = '*'
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 
