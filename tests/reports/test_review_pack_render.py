@@ -32,7 +32,7 @@ TABLES = {
     "KPI trend": ["kpi", "period_type", "period", "value", "target", "status", "numerator", "denominator", "unit",
                   "is_complete"],
     "KPI definitions": ["kpi", "title", "periods", "formula", "numerator", "denominator", "better", "unit",
-                        "month_target", "quarter_target"],
+                        "month_target", "quarter_target", "year_target"],
     "Leavers overdue": ["employee_id"], "Notice access": ["employee_id"],
     "Time to revoke": ["time_to_revoke", "accounts", "within_due", "share"],
     "Exceptions summary": ["kind"], "Exceptions": ["kind"],
@@ -154,15 +154,21 @@ def test_the_pack_prints_each_kpi_definition_from_the_seed(tmp_path, font):
     defs = data.tables["KPI definitions"]
     seed = kpi_definitions()
     assert [r[0] for r in defs.rows] and {r[0] for r in defs.rows} == set(seed)
-    for kpi, title, periods, formula, numerator, denominator, better, unit, month_t, quarter_t in defs.rows:
+    for kpi, title, periods, formula, numerator, denominator, better, unit, month_t, quarter_t, year_t in defs.rows:
         row = seed[kpi].get("quarter") or seed[kpi]["month"]
         assert (formula, numerator, denominator) == (row["formula"], row["numerator"], row["denominator"])
         assert better == f"{row['direction']} is better" and unit == row["unit"]
-        assert periods == " and ".join(p for p in ("month", "quarter") if p in seed[kpi])
+        names = [p for p in ("month", "quarter", "year") if p in seed[kpi]]
+        assert periods == (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
     rt = next(r for r in defs.rows if r[0] == "revocation_timeliness")
-    assert rt[8:] == (">= 99% (amber band 1%)", ">= 99% (amber band 1%)")
+    assert rt[8:] == (">= 99% (amber band 1%)", ">= 99% (amber band 1%)", ">= 99% (amber band 1%)")
+    assert rt[2] == "month, quarter and year"
     assert next(r for r in defs.rows if r[0] == "mean_hours_to_revoke_change")[8:] == \
-        (None, "<= -30% (amber band 15%)")
+        (None, "<= -30% (amber band 15%)", None)
+    assert next(r for r in defs.rows if r[0] == "mean_hours_to_revoke_vs_baseline")[8:] == \
+        ("<= -30% (amber band 15%)",) * 3
+    assert next(r for r in defs.rows if r[0] == "reputational_escalations")[8:] == \
+        ("<= 1 (amber band 1)", "<= 3 (amber band 2)", "<= 12 (amber band 8)")
     assert next(r for r in defs.rows if r[0] == "post_termination_logins")[9] == "informational"
 
     pdf = pdfmod.write_pdf(data, tmp_path / "p.pdf", font=font)

@@ -40,10 +40,11 @@ PDF_ROW_LIMIT = 300
 PDF_CERTIFICATION_ROW_LIMIT = 3000
 
 KPI_ORDER = (
-    "revocation_timeliness", "mean_hours_to_revoke", "mean_hours_to_revoke_change", "post_termination_logins",
-    "post_termination_logins_change", "asset_return", "handover_completion", "rm_departure_churn",
+    "revocation_timeliness", "mean_hours_to_revoke", "mean_hours_to_revoke_change", "mean_hours_to_revoke_vs_baseline",
+    "post_termination_logins", "post_termination_logins_change", "asset_return", "handover_completion", "rm_departure_churn",
     "complaint_resolution_rate", "complaint_deadline_breach_rate", "complaint_median_days_to_resolve",
     "complaint_satisfaction", "complaints_per_1000_clients", "cross_department_completion",
+    "time_to_verified_closure_days", "time_to_verified_closure_days_vs_baseline",
     "contact_cadence_kept_high", "contact_cadence_kept_medium", "complainant_resolution_rate_high",
     "complainant_resolution_rate_medium", "complainant_resolution_rate_low", "complainant_satisfaction_high",
     "complainant_satisfaction_medium", "complainant_satisfaction_low", "reputational_escalations",
@@ -53,6 +54,7 @@ KPI_TITLES = {
     "revocation_timeliness": "Revocation timeliness",
     "mean_hours_to_revoke": "Mean hours to revoke",
     "mean_hours_to_revoke_change": "Hours to revoke, change vs previous quarter",
+    "mean_hours_to_revoke_vs_baseline": "Hours to revoke, change vs the baseline period",
     "post_termination_logins": "Post-termination logins",
     "post_termination_logins_change": "Post-termination logins, change vs previous quarter",
     "asset_return": "Asset return on time",
@@ -64,6 +66,8 @@ KPI_TITLES = {
     "complaint_satisfaction": "Complainant satisfaction (1-5)",
     "complaints_per_1000_clients": "Complaints per 1,000 clients",
     "cross_department_completion": "Cross-department completion (cases within SLA)",
+    "time_to_verified_closure_days": "Mean days to verified closure (cases)",
+    "time_to_verified_closure_days_vs_baseline": "Days to verified closure, change vs the baseline period",
     "contact_cadence_kept_high": "Key-complainant contacts on time (high)",
     "contact_cadence_kept_medium": "Key-complainant contacts on time (medium)",
     "complainant_resolution_rate_high": "Resolution rate, high-tier complainants",
@@ -128,7 +132,9 @@ RULES = (
     ("CH-02", "Complaint surges per branch and category",
      ("surge_baseline_days", "surge_recent_days", "surge_weekday_weeks", "surge_multiplier", "surge_min_complaints",
       "surge_report_days")),
-    ("KPI", "Scorecard targets and RAG bands (seed kpi_targets)", ("kpi_months", "kpi_quarters", "review_window_days")),
+    ("KPI", "Scorecard targets and RAG bands (seed kpi_targets)",
+     ("kpi_months", "kpi_quarters", "kpi_years", "response_baseline_start", "response_baseline_end",
+      "review_window_days")),
 )
 
 
@@ -462,18 +468,27 @@ def _kpis(r: _Reader, data: ReviewData) -> None:
         any_row = per_type.get("quarter") or per_type.get("month") or {}
         direction = any_row.get("direction") or (data.kpi_meta.get(kpi) or {}).get("direction")
         defs.append((
-            kpi, KPI_TITLES.get(kpi, kpi), " and ".join(p for p in ("month", "quarter") if p in per_type) or None,
+            kpi, KPI_TITLES.get(kpi, kpi), _periods_text(p for p in ("month", "quarter", "year") if p in per_type),
             any_row.get("formula") or None, any_row.get("numerator") or None, any_row.get("denominator") or None,
             {"higher": "higher is better", "lower": "lower is better"}.get(direction, direction),
             any_row.get("unit") or (data.kpi_meta.get(kpi) or {}).get("unit"),
             _target_text(per_type.get("month")), _target_text(per_type.get("quarter")),
+            _target_text(per_type.get("year")),
         ))
     data.add(Table("KPI definitions", "KPI definitions (seed kpi_targets)",
                    ["kpi", "title", "periods", "formula", "numerator", "denominator", "better", "unit",
-                    "month_target", "quarter_target"], defs,
-                   note="Each KPI is computed per calendar month and quarter from events dated in the period, up "
+                    "month_target", "quarter_target", "year_target"], defs,
+                   note="Each KPI is computed per calendar month, quarter and year from events dated in the period, up "
                         "to its cutoff (the period's end, or the as-of night for the current one). Source: "
                         "dbt_project/seeds/risk/kpi_targets.csv (docs/models.md, KPI scorecard)."))
+
+
+def _periods_text(periods) -> str | None:
+    """'month, quarter and year' (or 'quarter'); None for none."""
+    names = list(periods)
+    if len(names) <= 1:
+        return names[0] if names else None
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _target_text(row: dict | None) -> str | None:
@@ -854,6 +869,8 @@ def _response(r: _Reader, data: ReviewData) -> None:
 
 
 def _plain(value) -> str:
+    if value is None:  # an unset var (e.g. no response-time baseline configured)
+        return "not set"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(map(str, value)) + "]"
     return str(value)
