@@ -50,19 +50,23 @@ def test_a_delivered_optional_feed_is_loaded(settings):
     _events(settings.landing, [
         dict(event_id="EV1", case_id="VCS-" + "a" * 32, event="acknowledged", event_at="2026-03-02T09:00:00Z", actor_id="000103"),
         dict(event_id="EV2", itsm_ref="INC0012345", event="resolved", event_at="2026-03-02T15:30:00Z", outcome="fixed"),
+        dict(event_id="EV3", case_id="VCS-" + "b" * 32, event="contacted", event_at="2026-03-02T16:00:00Z",
+             actor_id="000104", outcome="reached", channel="phone"),
     ])
     loaded = load_feed(settings, extract_feed(settings, "cases", D, "run-1"))
-    assert [(t["table"], t["rows"]) for t in loaded["tables"]] == [("case_events", 2)]
+    assert [(t["table"], t["rows"]) for t in loaded["tables"]] == [("case_events", 3)]
     wh = Warehouse.open(settings.warehouse)
     with wh.transaction() as con:
         rows = con.execute("SELECT event_id, event, _source_line FROM raw.cases__case_events ORDER BY event_id").fetchall()
-    assert rows == [("EV1", "acknowledged", 2), ("EV2", "resolved", 3)]
+    assert rows == [("EV1", "acknowledged", 2), ("EV2", "resolved", 3), ("EV3", "contacted", 4)]
 
 
 @pytest.mark.parametrize("row, column", [
     (dict(event_id="EV1", case_id="VCS-x", event="closed", event_at="2026-03-02T09:00:00Z"), "event"),
     (dict(event_id="EV1", case_id="VCS-x", event="resolved", event_at="2 March"), "event_at"),
     (dict(event_id="", case_id="VCS-x", event="resolved", event_at="2026-03-02T09:00:00Z"), "event_id"),
+    # a contact with a complainant: the channel is one of the contacts' channels
+    (dict(event_id="EV1", case_id="VCS-x", event="contacted", event_at="2026-03-02T09:00:00Z", channel="fax"), "channel"),
 ])
 def test_a_bad_case_event_names_file_line_and_column(settings, row, column):
     write_night(settings.landing)

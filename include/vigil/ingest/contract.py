@@ -352,8 +352,12 @@ TABLES: tuple[Table, ...] = (
             _c("event", required=True, values=CASE_EVENTS),
             _c("event_at", "timestamp", required=True, description="when the event happened in the ITSM"),
             _c("actor_id", description="staff id of the person who acted (an employee_id, like every staff id)"),
-            _c("outcome", description="free text or the ITSM's resolution code"),
-            _c("channel", description="for `contacted`: phone, email, letter, branch, video"),
+            _c("outcome", description="free text or the ITSM's resolution code; for `contacted` (a contact with "
+                                      "the complainant of a `complainant_handling` case): `reached` or `left_message` "
+                                      "keep the contact cadence, as does an empty outcome (a contact logged without "
+                                      "one); `no_answer` or any other outcome is logged but does not"),
+            _c("channel", values=CONTACT_CHANNELS, description="for `contacted`: how the complainant was contacted "
+                                                               "(optional; empty for other events)"),
         ),
         key=("event_id",),
         required=False,
