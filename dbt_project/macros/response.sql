@@ -133,3 +133,17 @@ with found as (
 
 {{ response_finding('found') }}
 {%- endmacro %}
+
+{#-
+    A case's deterministic id (docs/cases.md): 'VCS-' + md5(kind|subject_type|subject_id), plus
+    |detected_on for a leaver (a rehired employee who leaves again is a new case). The arguments
+    are SQL expressions (columns or quoted literals). int_response__finding_history gives every
+    finding its id with it; int_complainants__contacts finds the complainant_handling case of a
+    person with it (the ITSM's `contacted` events name that id).
+-#}
+{% macro response_case_id(kind, subject_type, subject_id, detected_on='null') -%}
+{%- set t = dbt.type_string() -%}
+cast({{ dbt.concat(["'VCS-'", "md5(" ~ dbt.concat([
+        kind, "'|'", subject_type, "'|'", subject_id,
+        "case when " ~ kind ~ " = 'leaver' then " ~ dbt.concat(["'|'", dbt.cast(detected_on, t)]) ~ " else '' end"]) ~ ")"]) }} as {{ t }})
+{%- endmacro %}

@@ -7,29 +7,9 @@
 --                   rewrote its past
 -- Quarantined events never change a case; fct_case_event_quarantine lists them with file and
 -- line, and its test warns on the night (never silently dropped).
-with events as (
+with resolved as (
 
-    select * from {{ ref('stg_cases__case_events') }}
-
-),
-
-refs as (
-
-    select itsm_ref, min(case_id) as case_id
-    from events
-    where itsm_ref is not null and case_id is not null
-    group by itsm_ref
-
-),
-
-resolved as (
-
-    select
-        events.*,
-        coalesce(events.case_id, refs.case_id) as resolved_case_id
-    from events
-    left join refs
-        on events.itsm_ref = refs.itsm_ref
+    select * from {{ ref('int_response__case_events_resolved') }}
 
 ),
 
@@ -48,6 +28,7 @@ select
     resolved.event,
     resolved.event_at,
     resolved.actor_id,
+    resolved.outcome,
     resolved.channel,
     case
         when cases.case_id is null then 'unknown_case'

@@ -18,9 +18,7 @@
 
 select
     {{ run_date_sql() }} as as_of_date,
-    cast({{ dbt.concat(["'VCS-'", "md5(" ~ dbt.concat([
-        'kind', "'|'", 'subject_type', "'|'", 'subject_id',
-        "case when kind = 'leaver' then " ~ dbt.concat(["'|'", dbt.cast('detected_on', t)]) ~ " else '' end"]) ~ ")"]) }} as {{ t }}) as case_id,
+    {{ response_case_id('kind', 'subject_type', 'subject_id', 'detected_on') }} as case_id,
     kind,
     subject_type,
     subject_id,

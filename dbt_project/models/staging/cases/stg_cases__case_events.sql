@@ -26,6 +26,7 @@ select
     {{ dbt.cast('event', dbt.type_string()) }} as event,
     {{ dbt.cast('event_at', type_timestamptz()) }} as event_at,
     {{ dbt.cast("nullif(actor_id, '')", dbt.type_string()) }} as actor_id,
+    {{ dbt.cast("nullif(outcome, '')", dbt.type_string()) }} as outcome,
     {{ dbt.cast("nullif(channel, '')", dbt.type_string()) }} as channel,
     {{ dbt.cast('_feed_date', 'date') }} as _feed_date,
     {{ dbt.cast('_source_file', dbt.type_string()) }} as _source_file,
