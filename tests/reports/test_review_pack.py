@@ -205,7 +205,8 @@ def test_kpis_are_the_scorecard_of_the_as_of_night(demo_warehouse, sheets):
     no_baseline = 0
     for e in expected:
         value, target, status = got[(e["kpi"], e["period_label"])]
-        if e["kpi"].endswith("_change") and not e["denominator"]:  # previous quarter zero or empty: n/a, grey
+        # previous quarter zero or empty, or no response-time baseline configured: n/a, grey
+        if e["kpi"].endswith(("_change", "_vs_baseline")) and not e["denominator"]:
             assert (value, status) == (None, NO_BASELINE)
             no_baseline += 1
             continue
@@ -214,6 +215,8 @@ def test_kpis_are_the_scorecard_of_the_as_of_night(demo_warehouse, sheets):
         assert target == (None if e["target"] is None else pytest.approx(float(e["target"])))
     # the demo's history starts in March 2026: no post-termination login is dated in Q4 2025
     assert no_baseline >= 1 and got[("post_termination_logins_change", "2026-Q1")][2] == NO_BASELINE
+    # the demo configures no response-time baseline: the baseline KPIs have no value, never a made-up one
+    assert got[("mean_hours_to_revoke_vs_baseline", "2026-Q1")] == (None, pytest.approx(-0.30), NO_BASELINE)
 
 
 def test_a_demo_pack_is_marked_test_data_and_defines_its_kpis(pack, pages, sheets):
