@@ -1,5 +1,5 @@
 -- Published (contract enforced): the KPI scorecard. One row per (kpi, period_type, period_start)
--- for the reported months and quarters (kpi_months, kpi_quarters; the current one is period to
+-- for the reported months, quarters and years (kpi_months, kpi_quarters, kpi_years; the current one is period to
 -- date, is_complete false): value, the previous period's value, target, RAG status. A complete
 -- period's row does not change on later nights. No PII.
 {%- set t = dbt.type_string() %}
