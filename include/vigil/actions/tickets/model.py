@@ -109,6 +109,22 @@ def ticket_grace_days(project_dir: Path | None = None) -> int:
     return value
 
 
+#: dbt var: an HR event's ticket and the nightly rule's are one departure when their termination (or
+#: notice) days are at most this many days apart (docs/events.md, "The same departure").
+WINDOW_VAR = "hr_event_window_days"
+
+
+def hr_event_window_days(project_dir: Path | None = None) -> int:
+    """The policy's same-departure window (``vars.hr_event_window_days`` in dbt_project.yml, >= 0)."""
+    import yaml
+
+    path = Path(project_dir or DBT_PROJECT_DIR) / "dbt_project.yml"
+    value = (yaml.safe_load(path.read_text()).get("vars") or {}).get(WINDOW_VAR, 3)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{path}: vars.{WINDOW_VAR} must be a whole number of days >= 0, got {value!r}")
+    return value
+
+
 def actionable_due(policy_due_at: dt.datetime, run_date: dt.date, grace_days: int) -> dt.datetime:
     """When a ticket made on night D is due: the rule's due time, but never before 23:59:59 UTC of
     D + grace_days. Night D runs at 00:00 UTC of D+1 (its feeds describe the end of D), so that is
