@@ -237,7 +237,6 @@ def _same_departure_tickets(wh: Warehouse, con, cands: list[model.Candidate], ex
     open_ = [c for c in cands if c.group_key not in existing]
     if not open_:
         return {}
-    window = model.hr_event_window_days() if window_days is None else window_days
     employees = sorted({c.document["employee_id"] for c in open_})
     found: dict[tuple[str, str, str], list[dict]] = {}
     urgent = f" AND substr(run_id, 1, {len(URGENT_RUN_PREFIX)}) = %s" if urgent_only else ""
@@ -251,6 +250,7 @@ def _same_departure_tickets(wh: Warehouse, con, cands: list[model.Candidate], ex
             found.setdefault((r["kind"], r["employee_id"], r["system"]), []).append(r)
     if not found:
         return {}
+    window = model.hr_event_window_days() if window_days is None else window_days
     hired = hire_dates(wh, con, employees, run_date)
     adopted: dict[str, dict] = {}
     for c in open_:
