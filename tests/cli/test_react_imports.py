@@ -2,7 +2,8 @@
 SCIM PATCH accepted (docs/benchmarks.md): most of a fresh process's time was importing libraries
 it does not need. A real react run, in a fresh process, must not import the data platform's heavy
 libraries (Great Expectations, dbt, pandas, Airflow), nor scim2-models/pydantic (the SCIM payloads
-are written out, vigil.actions.tickets.channels.scim), nor jsonschema for a valid event."""
+are written out, vigil.actions.tickets.channels.scim), nor jsonschema for a valid event, nor httpx's
+command-line client (click, pygments: vigil.actions)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from fixtures.events import build_estate, event, write_event
 from fixtures.tickets import ScimServer, write_config
 
 TOKEN = "scim-test-token-0123456789"
-HEAVY = ("great_expectations", "dbt", "pandas", "airflow", "scim2_models", "pydantic", "jsonschema")
+HEAVY = ("great_expectations", "dbt", "pandas", "airflow", "scim2_models", "pydantic", "jsonschema",
+         "click", "pygments")  # the last two: httpx's command-line client (vigil.actions)
 
 SCRIPT = """
 import json, sys
