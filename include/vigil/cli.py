@@ -605,11 +605,11 @@ def cmd_import(args) -> int:
     """`vigil import <source> FILE --landing DIR [--as-of D] [--force]`; 0 written, 1 the file
     cannot be mapped (the message names file, line and column), 2 bad usage. The importer returns
     what it wrote; this prints it."""
-    # only here: the importers and the mapping engine are a quarter second of every command's start-up
-    # (`vigil react` has a 5 s budget, docs/benchmarks.md)
+    # heavy: the importers and the mapping engine are a quarter second of every command's start-up,
+    # which `vigil react` (a 5 s budget, docs/benchmarks.md) must not pay for
     from vigil.ingest.importers import MANIFEST, ImportSourceError, TargetExistsError
-    from vigil.ingest.importers.cfpb import import_cfpb  # as above: only `vigil import cfpb` needs it
-    from vigil.ingest.mapping import MappingConfigError, apply_mapping  # as above: only `vigil import mapped`
+    from vigil.ingest.importers.cfpb import import_cfpb  # heavy: as above, only `vigil import cfpb`
+    from vigil.ingest.mapping import MappingConfigError, apply_mapping  # heavy: as above, only `vigil import mapped`
 
     path = Path(args.file)
     if not (path.is_dir() if args.source == "mapped" else path.is_file()):
