@@ -34,6 +34,7 @@ import duckdb
 from vigil.config import Settings
 from vigil.ingest.contract import FEEDS, OPTIONAL_FEEDS, TABLES, TABLES_BY_FEED
 from vigil.ingest.contract import table as contract_table
+from vigil.ingest.drills import drill_tables, read_drill
 from vigil.ingest.pseudonymise import install_duckdb_key
 from vigil.ingest.reader import FeedError, Problem, StagedTable, TableReader
 from vigil.ingest.sources import LandingSource, SqlSource, verify_against_manifest
@@ -192,6 +193,8 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
             staged.append(s)
             warnings.extend(s.warnings)
         check_feed_references(con, feed, staged)
+        if drill_tables(feed):  # a bad drill file stops the night here, before anything is loaded
+            read_drill(settings.landing, run_date)
     finally:
         con.close()
         if settings.source == "sql":
@@ -247,6 +250,11 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
         run_id=extracted["run_id"], loaded_at=loaded_at or dt.datetime.now(dt.timezone.utc),
         evidence=extracted.get("evidence") or {},
     )
+    drill = read_drill(settings.landing, run_date) if drill_tables(extracted["feed"]) else None
+    if drill is not None:  # a drill night (docs/drills.md): its marked synthetic rows join the night's raw rows
+        n = wh.inject_drill(extracted["feed"], run_date, drill, run_id=extracted["run_id"],
+                            loaded_at=loaded_at or dt.datetime.now(dt.timezone.utc))
+        log.info("drill %s: %s row(s) added to %s/%s", drill.drill_id, n, extracted["feed"], run_date)
     warnings = [
         f"{extracted['feed']}/{run_date.isoformat()}/{ld.table}: unchanged — byte-identical to the previous night's "
         f"delivery (the circuit breakers decide whether it is a quiet day or a stuck extract)"
@@ -259,6 +267,7 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
         "date": extracted["date"],
         "tables": [ld.to_dict() for ld in loads],
         "warnings": warnings,
+        **({"drill": drill.drill_id} if drill is not None else {}),
     }
 
 

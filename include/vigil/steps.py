@@ -114,7 +114,7 @@ def _extracted(out: dict) -> str:
 
 
 def _loaded(out: dict) -> str:
-    return ", ".join(f"{t['table']} {t['action']}" + (" (same file as the night before)" if t["stale"] else "")
+    return (f"drill {out['drill']} injected; " if out.get("drill") else "") + ", ".join(f"{t['table']} {t['action']}" + (" (same file as the night before)" if t["stale"] else "")
                      for t in out["tables"]) or NOT_SENT
 
 
@@ -151,6 +151,7 @@ def counts(out: dict) -> str:
 
 _FEED_MISSING = "vigil.pipeline.FeedMissing"
 _FEED_ERROR = "vigil.ingest.reader.FeedError"
+_DRILL_ERROR = "vigil.ingest.drills.DrillFileError"
 _GATE_FAILED = "vigil.gates.quality.results.QualityGateFailed"
 _BREAKER_HOLD = "vigil.gates.breakers.BreakerHold"
 _NO_WAREHOUSE = "vigil.store.warehouse.WarehouseMissing"
@@ -158,7 +159,8 @@ _NO_WAREHOUSE = "vigil.store.warehouse.WarehouseMissing"
 #: The night, in an order that runs it in-process (every step after what it needs).
 STEPS: tuple[Step, ...] = (
     Step("wait", "wait", per_feed=True, sensor=True, no_retry=(_FEED_MISSING,)),
-    Step("extract", "extract", _extracted, per_feed=True, after=("wait[feed]",), no_retry=(_FEED_ERROR,)),
+    Step("extract", "extract", _extracted, per_feed=True, after=("wait[feed]",),
+         no_retry=(_FEED_ERROR, _DRILL_ERROR)),
     # Freshness reads what earlier nights loaded, so it ends before tonight's first write; in the DAG it
     # runs beside the waits and extracts (which never open the warehouse): its dbt start-up is then off
     # the night's critical path. In-process it runs after the extracts: a bad feed stops the night first.
