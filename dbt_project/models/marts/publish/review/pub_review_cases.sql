@@ -22,3 +22,4 @@ select
     {{ dbt.cast('closed_at', 'date') }} as closed_at,
     {{ dbt.cast('policy_version', t) }} as policy_version
 from {{ ref('pub_cases') }}
+where not {{ is_drill('subject_id') }}  -- a drill's case is in the pack's Drills table only (docs/drills.md)
