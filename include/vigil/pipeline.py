@@ -54,6 +54,7 @@ from vigil.actions.alerts import (breaker_hold_alert, data_quality_alert, dead_l
 from vigil.actions.tickets import close_tickets, create_tickets, deliver_tickets
 from vigil.actions.urgent import reconcile
 from vigil.actions.cases import deliver_cases, write_cases
+from vigil.actions.drills import follow_drill
 from vigil.actions.tickets.store import plan_new_tickets
 
 log = logging.getLogger(__name__)
@@ -457,6 +458,12 @@ def undelivered_warnings(created: dict) -> list[str]:
 
 
 @timed_step
+def follow_night_drill(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """Night D's drill, if any (docs/drills.md): when it was detected, ticketed, cased, alerted."""
+    return follow_drill(settings, run_date, run_id)
+
+
+@timed_step
 def deliver(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     """Send what the outbox holds (resumable; each ticket effectively once)."""
     return {"date": run_date.isoformat(),
@@ -612,6 +619,10 @@ def _deliver_tickets(night: Night, feed: None) -> dict:
     return deliver(night.settings, night.run_date, night.run_id)
 
 
+def _follow_drill(night: Night, feed: None) -> dict:
+    return follow_night_drill(night.settings, night.run_date, night.run_id)
+
+
 def _send_alerts(night: Night, feed: None, created: dict, delivered: dict, decision: dict) -> dict:
     return nightly_alerts(night.settings, night.run_date, night.run_id, created=created, delivered=delivered,
                           breakers_out=decision)
@@ -623,6 +634,7 @@ RUNNERS: dict[str, Callable[..., dict]] = {
     "dbt_build": _dbt_build, "audit_publish": _audit_publish, "check_breakers": _check_breakers,
     "publish": _publish, "write_cases": _write_cases, "close_tickets": _close_tickets, "hr_events": _hr_events, "create_tickets": _create_tickets,
     "deliver_tickets": _deliver_tickets, "deliver_cases": _deliver_cases, "send_alerts": _send_alerts,
+    "follow_drill": _follow_drill,
 }
 
 

@@ -6,7 +6,7 @@
       -> load_hr -> load_iam -> load_crm -> load_complaints -> load_cases   (one writer at a time)
       -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
       -> write_cases -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> deliver_cases
-      -> send_alerts
+      -> send_alerts -> follow_drill
 
 Each Step says whether it runs once per feed, what must finish before it, which
 results it takes, and which errors are the data's fault (a retry cannot fix them: the DAG fails the
@@ -142,6 +142,12 @@ def describe_build(out: dict) -> str:
             f"({'full refresh' if out['full_refresh'] else 'incremental'}: {out['build_plan']})")
 
 
+def _drill(out: dict) -> str:
+    if not out.get("drills"):
+        return "no drill tonight"
+    return f"{out['steps_done']} of 6 steps done, timings in {out['result']}"
+
+
 def counts(out: dict) -> str:
     """'3 created, 1 skipped' from the integer fields of a step's result."""
     parts = [f"{v:,} {k.replace('_', ' ')}" for k, v in out.items()
@@ -192,6 +198,9 @@ STEPS: tuple[Step, ...] = (
     Step("deliver_cases", "deliver cases", counts, after=("deliver_tickets", "write_cases"), action=True),
     Step("send_alerts", "alerts", counts,
          inputs=("create_tickets", "deliver_tickets", "check_breakers"), after=("deliver_cases",), action=True),
+    # Drills (docs/drills.md): how far and how fast the night took its drill, if it had one; last, so
+    # every step the drill goes through is done.
+    Step("follow_drill", "drill", _drill, after=("send_alerts",), action=True),
 )
 
 STEP_BY_ID: dict[str, Step] = {s.task_id: s for s in STEPS}
