@@ -155,10 +155,10 @@ def read_drill(landing: str | Path, run_date: dt.date) -> Drill | None:
 
 def new_drill(run_date: dt.date, *, now: dt.datetime, system: str = "AD", sequence: int = 1,
               privileged: bool = True, login_after_termination: bool = True) -> Drill:
-    """A leaver drill for night D: left on D, an enabled (privileged) account, a login after leaving."""
+    """A leaver drill for night D: left on D-1, an enabled (privileged) account, a login on D (after leaving)."""
     tag = f"{run_date:%Y%m%d}-{sequence:02d}"
     return Drill(f"{DRILL_PREFIX}{tag}", "leaver", run_date, now.astimezone(dt.timezone.utc).replace(microsecond=0),
-                 f"{DRILL_PREFIX}E{tag}", run_date, system, (f"{DRILL_PREFIX}A{tag}",), privileged,
+                 f"{DRILL_PREFIX}E{tag}", run_date - dt.timedelta(days=1), system, (f"{DRILL_PREFIX}A{tag}",), privileged,
                  login_after_termination)
 
 
@@ -190,7 +190,8 @@ def drill_rows(drill: Drill, feed: str) -> dict[str, list[dict]]:
         return {"accounts": [{
             "account_id": a, "system": drill.system, "username": a.lower(), "employee_id": drill.employee_id,
             "status": "enabled", "is_privileged": drill.privileged, "created_at": left - dt.timedelta(days=365),
-            "last_login_at": left + dt.timedelta(hours=10) if drill.login_after_termination else None,
+            "last_login_at": (dt.datetime.combine(drill.run_date, dt.time(10), dt.timezone.utc)
+                              if drill.login_after_termination else None),
             "disabled_at": None,
         } for a in drill.account_ids]}
     return {}
