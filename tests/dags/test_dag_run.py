@@ -44,7 +44,7 @@ def test_dag_test_runs_one_night_end_to_end(airflow_db, tmp_path, monkeypatch):
     from vigil.steps import task_graph
 
     # every task of the night ran and succeeded: one per feed (six, the optional ones absent) per per-feed step
-    assert set(states.values()) == {"success"} and set(states) == set(task_graph()) and len(states) == 31
+    assert set(states.values()) == {"success"} and set(states) == set(task_graph()) and len(states) == 32
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
