@@ -106,3 +106,17 @@ def test_a_drill_changes_no_kpi(nights):
     assert plain["drill_revocations"] == 0
     assert drill["kpis"] == plain["kpis"] and plain["kpis"]
     assert drill["response"] == plain["response"] and plain["response"]
+
+
+def test_the_review_pack_shows_the_drill_in_its_drills_table_only(nights):
+    from vigil.reports.data import gather
+    from vigil.reports.quarter import Quarter
+
+    packs = {name: gather(n["settings"].warehouse, Quarter.parse("2026Q1"), run_id="test")
+             for name, n in nights.items()}
+    (row,) = packs["drill"].tables["Drills"].rows
+    assert row[:3] == ("DRILL-20260302-01", "leaver", D)
+    assert all(isinstance(m, float) and m >= 0 for m in row[4:]), row
+    assert packs["plain"].tables["Drills"].rows == []
+    for name in ("Response SLA", "Oldest open cases", "Response by department", "KPIs"):  # the real sections
+        assert packs["drill"].tables[name].rows == packs["plain"].tables[name].rows, name
