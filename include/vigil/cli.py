@@ -47,6 +47,7 @@ from rich.table import Table as RichTable
 
 from vigil.config import ConfigError, Settings
 from vigil.ingest.contract import FEEDS
+from vigil.ingest.drills import SAFE_SYSTEM, new_drill, write_drill
 from vigil.ingest.importers import MANIFEST, ImportSourceError, TargetExistsError
 from vigil.ingest.importers.cfpb import import_cfpb
 from vigil.ingest.mapping import MappingConfigError, apply_mapping
@@ -559,8 +560,6 @@ def cmd_react(args) -> int:
 
 
 def cmd_drill(args) -> int:
-    from vigil.ingest.drills import SAFE_SYSTEM, new_drill, write_drill
-
     settings = _settings(args)
     now = dt.datetime.now(dt.timezone.utc)
     day = args.date or now.date()
