@@ -532,6 +532,8 @@ def test_demo_alerts_reach_the_demo_smtp_sink(tmp_path):
     ({"smtp": {"host": "smtp.bank.test", "password": "x"}}, "unknown keys"),
     ({"smtp": {"host": "smtp.bank.test"}}, "needs from"),
     ({"smtp": None, "teams": {"t": {"email": ["a@bank.test"]}}}, "no smtp section"),
+    ({"teams": {"t": {"email": ["a@bank.test"], "escalate_to": "nobody"}}}, "escalate_to names unknown team"),
+    ({"teams": {"t": {"email": ["a@bank.test"], "escalate_to": "t"}}}, "escalate_to names itself"),
 ])
 def test_configuration_rules(change, message):
     from vigil.actions.alerts.config import AlertingConfig
@@ -540,6 +542,58 @@ def test_configuration_rules(change, message):
             "routing": {"default": ["t"]}}
     with pytest.raises(ConfigError, match=message):
         AlertingConfig.from_dict(base | change)
+
+
+def _case_alert(kind: str, owner_team: str, case_id: str = "CASE-0001") -> Alert:
+    return Alert.build(kind=kind, severity="medium", subject_type="case", subject_id=case_id,
+                       facts={"owner_team": owner_team, "case_kind": "orphan_account", "due_by": "2026-03-05",
+                              "days": 1, "priority": "P2", "alert_key": f"{kind}:{case_id}"},
+                       identity=f"{kind}:{case_id}", run_id="r1", run_date=D, title=f"Case {case_id} ({kind})")
+
+
+def test_case_alerts_go_to_the_owner_team_its_managers_for_an_unverified_claim_else_the_kind_routing(
+        tmp_path, monkeypatch):
+    """Issue 22 item 6: a case alert reaches the case's owner team (by its slug) when the alerting config
+    has that team; a claim the data does not verify goes to the team's escalate_to (its managers); an
+    owner team the config does not know falls back to the kind's routing, never to nobody."""
+    with SmtpSink() as smtp:
+        config = _config(tmp_path, smtp.port, None, monkeypatch,
+                         routing={"case_overdue": ["access-security"], "case_claim_unverified": ["access-security"],
+                                  "default": ["data-platform"]})
+        data = yaml.safe_load(config.read_text())
+        data["teams"]["Private_Banking"] = {"email": ["pb-ops@bank.test"], "escalate_to": "pb-heads"}
+        data["teams"]["pb-heads"] = {"email": ["pb-heads@bank.test"]}
+        config.write_text(yaml.safe_dump(data))
+        alerts = [_case_alert("case_overdue", "Private Banking", "CASE-0001"),
+                  _case_alert("case_claim_unverified", "Private Banking", "CASE-0002"),
+                  _case_alert("case_overdue", "Retail Banking", "CASE-0003"),  # not configured: kind routing
+                  _case_alert("case_claim_unverified", "Retail Banking", "CASE-0004")]
+        result = dispatch_alerts(str(tmp_path / "l.duckdb"), alerts, run_date=D, run_id="r1", out=tmp_path / "out",
+                                 config_path=config)
+        assert result["unrouted"] == 0
+        teams = {json.loads(r[5])["subject_id"]: r[3] for r in _ledger_rows(str(tmp_path / "l.duckdb"))}
+        assert teams == {"CASE-0001": "Private_Banking", "CASE-0002": "pb-heads",
+                         "CASE-0003": "access-security", "CASE-0004": "access-security"}
+        received = {to: m for m in smtp.messages for to in m["to"]}
+        assert set(received) == {"pb-ops@bank.test", "pb-heads@bank.test", "iam-security@bank.test",
+                                 "soc@bank.test"}
+        assert len(smtp.messages) == 3  # one digest per team
+        assert b"CASE-0001" in received["pb-ops@bank.test"]["data"]
+        assert b"CASE-0002" not in received["pb-ops@bank.test"]["data"]
+        assert b"CASE-0002" in received["pb-heads@bank.test"]["data"]
+
+
+def test_only_case_alerts_follow_the_owner_team():
+    from vigil.actions.alerts.config import AlertingConfig
+
+    cfg = AlertingConfig.from_dict({
+        "smtp": {"host": "127.0.0.1", "security": "none", "from": "vigil@bank.test"},
+        "teams": {"iam": {"email": ["iam@bank.test"]}, "compliance": {"email": ["c@bank.test"]}},
+        "routing": {"default": ["compliance"]}})
+    assert [t.name for t in cfg.teams_for("case_overdue", "iam")] == ["iam"]
+    assert [t.name for t in cfg.teams_for("case_overdue", "unknown team")] == ["compliance"]
+    assert [t.name for t in cfg.teams_for("case_overdue", None)] == ["compliance"]
+    assert [t.name for t in cfg.teams_for("case_claim_unverified", "iam")] == ["iam"]  # no escalate_to: itself
 
 
 def test_webhook_url_must_be_https_unless_loopback(tmp_path, monkeypatch):

@@ -642,7 +642,9 @@ def require_warehouse(url: str, display: str | None = None) -> None:
 
         try:
             with psycopg.connect(parsed.dsn, autocommit=True, connect_timeout=10) as con:
-                found = con.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                # pg_namespace, not information_schema.schemata: the latter lists only schemas the role
+                # may use, and a least-privilege role (the reporter) has no privilege on raw.
+                found = con.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s",
                                     (RAW_SCHEMA,)).fetchall()
         except psycopg.OperationalError as exc:
             first = (str(exc).strip().splitlines() or ["connection failed"])[0]

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from vigil.actions.alerts.model import ALERT_STORM, KINDS, SEVERITIES, SEVERITY_RANK
-from vigil.actions.delivery.config import resolve_secret
+from vigil.actions.alerts.model import ALERT_STORM, CASE_CLAIM_UNVERIFIED, KINDS, SEVERITIES, SEVERITY_RANK
+from vigil.actions.delivery.config import resolve_secret, team_slug
 from vigil.actions.delivery.http import check_url
 from vigil.config import ConfigError, is_loopback
 
@@ -125,6 +125,8 @@ class Team:
     name: str
     email: tuple[str, ...] = ()
     webhook: Webhook | None = None
+    #: The team a case claimed resolved but not verified escalates to (the owner's managers); None: itself.
+    escalate_to: str | None = None
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -151,7 +153,17 @@ class AlertingConfig:
     def drill_teams(self) -> list[Team]:
         return [self.teams[n] for n in self.drill]
 
-    def teams_for(self, kind: str) -> list[Team]:
+    def teams_for(self, kind: str, owner_team: str | None = None) -> list[Team]:
+        """The teams an alert of `kind` goes to. A case alert names its case's owner team: when that team
+        (by its slug, ``Private Banking`` -> ``Private_Banking``) is configured, it alone receives the
+        alert, and a claim the data does not verify goes to its ``escalate_to`` team; otherwise, and for
+        every other alert, the kind's routing."""
+        if owner_team is not None:
+            owner = self.teams.get(team_slug(owner_team))
+            if owner is not None:
+                if kind == CASE_CLAIM_UNVERIFIED and owner.escalate_to:
+                    return [self.teams[owner.escalate_to]]
+                return [owner]
         names = self.routing.get(kind, self.default)
         return [self.teams[n] for n in names]
 
@@ -184,7 +196,7 @@ class AlertingConfig:
             if not TEAM_NAME.match(name):
                 raise ConfigError(f"alerting config: team name {name!r} must be letters, digits, '_', '.', '-'")
             spec = spec or {}
-            _unknown(f"team {name}", spec, {"email", "webhook"})
+            _unknown(f"team {name}", spec, {"email", "webhook", "escalate_to"})
             emails = spec.get("email") or []
             if isinstance(emails, str):
                 emails = [emails]
@@ -214,10 +226,17 @@ class AlertingConfig:
                 if not 1 <= webhook.max_alerts_per_message <= 45:
                     raise ConfigError(f"alerting config: team {name}: max_alerts_per_message must be 1..45 "
                                       f"(Slack allows 50 blocks per message)")
-            team = Team(name, tuple(str(a) for a in emails), webhook)
+            escalate_to = spec.get("escalate_to")
+            team = Team(name, tuple(str(a) for a in emails), webhook,
+                        str(escalate_to) if escalate_to is not None else None)
             if not team.destinations:
                 raise ConfigError(f"alerting config: team {name} has neither email nor webhook")
             teams[name] = team
+
+        for team in teams.values():
+            if team.escalate_to is not None and (team.escalate_to not in teams or team.escalate_to == team.name):
+                raise ConfigError(f"alerting config: team {team.name}: escalate_to names "
+                                  f"{'itself' if team.escalate_to == team.name else 'unknown team ' + repr(team.escalate_to)}")
 
         routing: dict[str, tuple[str, ...]] = {}
         default: tuple[str, ...] = ()
@@ -252,6 +271,7 @@ def _drill_teams(spec, teams: dict, routing: dict, default: tuple) -> tuple[str,
     names = spec.get("teams") or ()
     names = (names,) if isinstance(names, str) else tuple(str(n) for n in names)
     production = set(default).union(*routing.values()) if routing else set(default)
+    production |= {t.escalate_to for t in teams.values() if t.escalate_to}  # case claims escalate there
     for n in names:
         if n not in teams:
             raise ConfigError(f"alerting config: drill names unknown team {n!r}")

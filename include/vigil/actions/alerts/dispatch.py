@@ -32,6 +32,7 @@ from vigil.actions.alerts.channels import DeliveryError, post_webhook, send_emai
 from vigil.actions.alerts.config import AlertingConfig, load_config
 from vigil.actions.alerts.model import (
     ALERT_STORM,
+    CASE_ALERT_KINDS,
     SEVERITY_RANK,
     Alert,
     DispatchCounts,
@@ -84,9 +85,11 @@ def storm_summary(kind: str, members: list[Alert], threshold: int, *, run_date: 
     )
 
 
-def _destinations(cfg: AlertingConfig, kind: str, severity: str) -> tuple[list[str], list[str]]:
-    """(team names routed, 'team/channel' destinations owed) for an alert of `kind`."""
-    teams = cfg.teams_for(kind)
+def _destinations(cfg: AlertingConfig, kind: str, severity: str,
+                  owner_team: str | None = None) -> tuple[list[str], list[str]]:
+    """(team names routed, 'team/channel' destinations owed) for an alert of `kind` (of a case owned by
+    `owner_team`, if any)."""
+    teams = cfg.teams_for(kind, owner_team)
     dests = []
     for t in teams:
         if t.email:
@@ -146,7 +149,8 @@ def dispatch_alerts(warehouse_url: str, alerts: list, *, run_date, run_id: str, 
                 members = [summary]
             for a in members:
                 routed_kind = a.subject_id if a.kind == ALERT_STORM else a.kind
-                teams, dests = _destinations(cfg, routed_kind, a.severity)
+                owner = a.facts.get("owner_team") if a.kind in CASE_ALERT_KINDS else None
+                teams, dests = _destinations(cfg, routed_kind, a.severity, owner)
                 if cfg.sends and not dests:
                     counts.unrouted += 1
                 rows.append(_row(a, run_date, "routed" if dests else "recorded", None, teams, dests, now))

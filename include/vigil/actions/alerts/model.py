@@ -36,6 +36,8 @@ URGENT_CONTRADICTED = "urgent_contradicted"  # a later HR snapshot contradicts a
 CASE_OVERDUE = "case_overdue"  # a response case past its due_by (docs/cases.md)
 CASE_CLAIM_UNVERIFIED = "case_claim_unverified"  # resolved in the ITSM, not verified by the data after the grace
 CASES_DIGEST = "cases_digest"  # go-live: one digest of the open cases per owner team, not one alert each
+#: Alerts about a case: routed to the case's owner team when the alerting config has it (docs/alerts.md)
+CASE_ALERT_KINDS = frozenset({CASE_OVERDUE, CASE_CLAIM_UNVERIFIED, CASES_DIGEST})
 INCIDENT_SEVERE = "incident_severe"  # a registered incident of a severe level: the emergency leadership, at once
 INCIDENT_REVIEW_OVERDUE = "incident_review_overdue"  # a restored incident's post-event review is late
 COMPLAINANT_CONTACT_OVERDUE = "complainant_contact_overdue"  # a key complainant's due contact was missed

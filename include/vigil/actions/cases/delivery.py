@@ -19,7 +19,7 @@ import logging
 import re
 from pathlib import Path
 
-from vigil.actions.delivery.config import DeliveryConfig, drill_channels, load_delivery_config
+from vigil.actions.delivery.config import DeliveryConfig, drill_channels, load_delivery_config, team_slug
 from vigil.actions.delivery.outbox import (
     Clock, DocumentKind, attempts_ddl, deliver_outbox, idempotency_key_for, insert, outbox_columns, outbox_ddl,
     outbox_id_for, rows, tables_of,
@@ -81,12 +81,6 @@ class CaseFileError(ValueError):
 #: An owner team: a team name of the routing (``iam``, ``customer_service``) or, for a case owned by the
 #: subject's business line, the department as HR names it (``Private Banking``).
 TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.&-]{0,99}$")
-
-
-def team_slug(owner_team: str) -> str:
-    """The team as a routing key and a Jira label: every run of other characters (a space) becomes
-    '_' (``Private Banking`` -> ``Private_Banking``, the key to use under ``cases.owner_teams``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", owner_team)
 
 
 def cases_path(out: Path, day: dt.date) -> Path:

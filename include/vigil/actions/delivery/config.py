@@ -39,6 +39,13 @@ WEBHOOK_FORMATS = ("standard", "servicenow", "jira")
 USER_LOOKUPS = ("externalId", "userName", "id")
 
 
+def team_slug(owner_team: str) -> str:
+    """An owner team as a routing key and a Jira label: every run of other characters (a space) becomes
+    '_' (``Private Banking`` -> ``Private_Banking``). Case channels (``cases.owner_teams``) and alert
+    teams (``teams.<name>`` of the alerting config) are keyed by it."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", owner_team)
+
+
 def resolve_secret(owner: str, options: dict, what: str, *, required: bool = False) -> str | None:
     """The secret named by ``<what>_env`` (an environment variable) or ``<what>_conn`` (an Airflow
     connection's password); None when neither is configured (an error when ``required``)."""
