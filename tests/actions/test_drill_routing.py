@@ -121,6 +121,19 @@ def _alerting(tmp_path: Path, url: str, monkeypatch, drill: bool) -> Path:
     return path
 
 
+def test_what_counts_as_a_drill_alert():
+    from vigil.actions.alerts.dispatch import is_drill_alert
+
+    def alert(subject: str, **facts) -> Alert:
+        return Alert.build(kind="case_overdue", severity="high", subject_type="case", subject_id=subject, facts=facts,
+                           identity=subject, run_id="r", run_date=D, title="t")
+
+    assert is_drill_alert(alert("DRILL-E1")) and is_drill_alert(alert("VCS-1", is_drill=True))
+    assert is_drill_alert(alert("VGL-1", employee_id="DRILL-E1"))  # an overdue drill ticket
+    assert not is_drill_alert(alert("VCS-1")) and not is_drill_alert(alert("VCS-1", is_drill=False))
+    assert not is_drill_alert(alert("VGL-1", employee_id="E100"))
+
+
 @pytest.mark.parametrize("drill_team", [True, False])
 def test_a_drill_alert_reaches_the_drill_team_or_the_sink_never_a_production_team(tmp_path, monkeypatch, drill_team):
     hooks = _Hooks()

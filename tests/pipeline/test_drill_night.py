@@ -88,6 +88,14 @@ def test_a_drill_night_reaches_the_drill_sink_only(nights):
     # the alert went to no production team (no alerting config): the dry-run sink
     sunk = (Path(s.out) / "drills" / "sink" / "alerts" / D.isoformat() / "alerts.jsonl").read_text()
     assert "DRILL-E20260302-01" in sunk
+    # the night's production alerts (the go-live cases digest among them) name neither the drill nor its case
+    drill_cases = {json.loads(line)["case_id"] for line in written["cases"].splitlines()
+                   if line.strip() and "DRILL-" in line}
+    assert drill_cases
+    night = [json.loads(line) for line in (Path(s.out) / "alerts" / D.isoformat() / "alerts.jsonl").read_text().splitlines()]
+    production = [a for a in night if a["status"] != "drill_sink"]
+    assert any(a["kind"] == "cases_digest" for a in production)
+    assert not any("DRILL-" in json.dumps(a) or drill_cases & set(a["facts"].get("case_ids", [])) for a in production)
 
 
 def test_a_drill_night_records_each_step_time(nights):

@@ -125,9 +125,9 @@ def dispatch_alerts(warehouse_url: str, alerts: list, *, run_date, run_id: str, 
         counts.new, counts.already_sent = len(fresh), len(unique) - len(fresh)
         tonight = Counter(r["kind"] for r in ledger.night_rows(wh, con, run_date) if r["kind"] != ALERT_STORM)
         by_kind: dict[str, list[Alert]] = {}
-        drills = [a for a in fresh if is_drill_id(a.subject_id)]  # docs/drills.md: never a production team
+        drills = [a for a in fresh if is_drill_alert(a)]  # docs/drills.md: never a production team
         for a in fresh:
-            if not is_drill_id(a.subject_id):
+            if not is_drill_alert(a):
                 by_kind.setdefault(a.kind, []).append(a)
         rows: list[tuple] = []
         for a in drills:
@@ -236,6 +236,12 @@ def _send_owed(wh: Warehouse, cfg: AlertingConfig, run_date: dt.date, run_id: st
     with wh.connection() as con:
         still = {r["alert_id"] for r in ledger.owed_rows(wh, con, run_date - dt.timedelta(days=RETRY_DAYS), run_date)}
     counts.delivered = len({r["alert_id"] for r in owed} - still)
+
+
+def is_drill_alert(a: Alert) -> bool:
+    """A drill's alert (docs/drills.md): its subject, the employee it names, or its case is a drill's."""
+    return is_drill_id(a.subject_id) or is_drill_id((a.facts or {}).get("employee_id")) \
+        or (a.facts or {}).get("is_drill") is True
 
 
 #: A drill's alert with no drill team configured: written to the dry-run sink, sent to nobody.
