@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_date, help="the night D whose run takes the drill (default: today, UTC: the "
                                               "next nightly run)")
     p.add_argument("--system", default="AD", help="the IAM system of the drill's synthetic account (default AD)")
-    _add_settings_args(p, ("landing",))
+    _add_settings_args(p, ("landing", "out"))
 
     p = sub.add_parser("review", help="build the quarterly review pack (PDF + XLSX) for a past quarter")
     p.add_argument("--quarter", required=True, help="YYYYQn, e.g. 2026Q1: writes <out>/reviews/<quarter>/")
