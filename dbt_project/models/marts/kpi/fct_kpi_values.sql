@@ -36,7 +36,7 @@ revocations as (
         case when hours_to_revoke < 0 then 0 else hours_to_revoke end as hours_to_revoke
     from {{ ref('fct_leaver_revocations') }}
     where kpi_exclusion_reason is null
-        and not is_drill  -- a drill's leaver never counts (docs/drills.md)
+        and not {{ is_drill('employee_id') }}  -- a drill's leaver never counts (docs/drills.md)
 
 ),
 
@@ -45,7 +45,7 @@ excluded as (
     select due_date, revoked_on
     from {{ ref('fct_leaver_revocations') }}
     where kpi_exclusion_reason is not null
-        and not is_drill
+        and not {{ is_drill('employee_id') }}
 
 ),
 

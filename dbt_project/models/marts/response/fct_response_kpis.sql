@@ -58,7 +58,7 @@ cases as (
         opened_on, episode_started_on, due_by, status, closed_at, is_overdue,
         {{ utc_date('acknowledged_at') }} as acknowledged_on
     from {{ ref('fct_cases') }}
-    where not is_drill  -- a drill's case never counts (docs/drills.md)
+    where not {{ is_drill('subject_id') }}  -- a drill's case never counts (docs/drills.md)
 
 ),
 
