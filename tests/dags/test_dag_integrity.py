@@ -41,7 +41,7 @@ def test_nightly_dag_properties(dagbag):
 
 GATES = ("audit_raw", "audit_publish", "check_breakers")
 ACTIONS = ("publish", "write_cases", "close_tickets", "hr_events", "create_tickets", "deliver_tickets", "deliver_cases",
-           "send_alerts")
+           "send_alerts", "follow_drill")
 
 
 def upstream(dag, task_id: str) -> set[str]:
