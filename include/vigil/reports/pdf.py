@@ -831,7 +831,7 @@ def _response_section(st, data: ReviewData, avail: float) -> list:
     out.append(Paragraph("Per department", st.h2))
     out += _section_table(st, data.tables["Response by department"], avail, limit=None)
     drills = data.tables["Drills"]
-    out += [Paragraph("Drills: the plan's practicality and speed", st.h2), Paragraph(escape(drills.note), st.note)]
+    out.append(Paragraph("Drills: the plan's practicality and speed", st.h2))
     out += _section_table(st, drills, avail, limit=None)
     return out
 
