@@ -6,3 +6,8 @@
 {% macro is_drill(column) -%}
     coalesce({{ column }} like 'DRILL-%' or {{ column }} like '%:DRILL-%' or {{ column }} like '%|DRILL-%', false)
 {%- endmacro %}
+
+{#- `not is_drill(column)`, for a macro's where argument (review_slice). -#}
+{% macro is_drill_negated(column) -%}
+    not {{ is_drill(column) }}
+{%- endmacro %}

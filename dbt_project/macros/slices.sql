@@ -53,3 +53,19 @@
         select max(as_of_date) from {{ history }} where as_of_date < {{ run_date_sql() }}
     )
 {%- endmacro %}
+
+
+{#-
+    The select of a review table that keeps, per quarter, the columns the review pack shows of a
+    published table: snapshot_date = run_date, then `columns` as published (already cast by the
+    source's own contract). where: an optional filter.
+-#}
+{% macro review_slice(relation, columns, where=none) -%}
+    select
+        {{ run_date_sql() }} as snapshot_date,
+        {{ columns | join(',\n        ') }}
+    from {{ relation }}
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
+{%- endmacro %}

@@ -48,9 +48,6 @@ from rich.table import Table as RichTable
 from vigil.config import ConfigError, Settings
 from vigil.ingest.contract import FEEDS
 from vigil.ingest.drills import SAFE_SYSTEM, new_drill, write_drill
-from vigil.ingest.importers import MANIFEST, ImportSourceError, TargetExistsError
-from vigil.ingest.importers.cfpb import import_cfpb
-from vigil.ingest.mapping import MappingConfigError, apply_mapping
 from vigil.store.warehouse import Warehouse, WarehouseBusy, WarehouseMissing, init_warehouse, require_warehouse
 from vigil.gates import breakers
 from vigil.gates.breakers import approve, latest_approval
@@ -522,7 +519,7 @@ def cmd_deliver(args) -> int:
 
 def cmd_react(args) -> int:
     from vigil.actions.urgent import react_files  # heavy: the ticket channels (scim2-models), as every action command
-    from vigil.ingest.events import SUFFIXES, land_file  # heavy: jsonschema, with the event path
+    from vigil.ingest.events import SUFFIXES, land_file  # only the event path needs it
 
     if bool(args.by) != bool(args.reason):
         raise UsageError("--by and --reason go together: an approval names the person and the reason")
@@ -642,6 +639,12 @@ def cmd_import(args) -> int:
     """`vigil import <source> FILE --landing DIR [--as-of D] [--force]`; 0 written, 1 the file
     cannot be mapped (the message names file, line and column), 2 bad usage. The importer returns
     what it wrote; this prints it."""
+    # heavy: the importers and the mapping engine are a quarter second of every command's start-up,
+    # which `vigil react` (a 5 s budget, docs/benchmarks.md) must not pay for
+    from vigil.ingest.importers import MANIFEST, ImportSourceError, TargetExistsError
+    from vigil.ingest.importers.cfpb import import_cfpb  # heavy: as above, only `vigil import cfpb`
+    from vigil.ingest.mapping import MappingConfigError, apply_mapping  # heavy: as above, only `vigil import mapped`
+
     path = Path(args.file)
     if not (path.is_dir() if args.source == "mapped" else path.is_file()):
         err.print(f"[red]✗[/] {path}: no such {'folder' if args.source == 'mapped' else 'file'}")

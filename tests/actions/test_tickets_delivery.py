@@ -187,6 +187,23 @@ def test_scim_payloads_are_valid_rfc7644_patch_ops():
         "Operations": [{"op": "remove", "path": 'members[value eq "x\\"1"]'}]}
 
 
+@pytest.mark.parametrize("user_id", ["u-1", 'x"1', "back\\slash"])
+def test_scim_payloads_are_what_scim2_models_builds_and_validates(user_id):
+    # the channel writes the two PatchOp shapes out (no scim2-models import on the same-day path);
+    # scim2-models, an independent implementation, must build and accept exactly the same documents
+    from scim2_models import Context, Group, PatchOp, PatchOperation, User
+
+    def dump(op):
+        return op.model_dump(scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+
+    assert disable_payload() == dump(PatchOp[User](operations=[
+        PatchOperation[User](op="replace", path="active", value=False)]))
+    assert remove_member_payload(user_id) == dump(PatchOp[Group](operations=[
+        PatchOperation[Group](op="remove", path=f"members[value eq {json.dumps(user_id)}]")]))
+    for payload, kind in ((disable_payload(), User), (remove_member_payload(user_id), Group)):
+        assert dump(PatchOp[kind].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST)) == payload
+
+
 def test_notice_restriction_removes_only_the_privileged_group(url, tmp_path, scim):
     uid = scim.add_user("a4")
     admins, staff = scim.add_group("Domain Admins", [uid]), scim.add_group("staff", [uid])

@@ -38,18 +38,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from vigil.actions.alerts import Alert, dispatch_alerts
 from vigil.actions.alerts.model import URGENT_CONTRADICTED, URGENT_HOLD
 from vigil.actions.tickets import deliver_tickets, issue_tickets
-from vigil.actions.tickets.model import Candidate, build_candidates, ticket_grace_days
+from vigil.actions.tickets.model import Candidate, build_candidates, dbt_vars, hr_event_window_days, ticket_grace_days
 from vigil.build.dbt_runner import DBT_PROJECT_DIR
 from vigil.config import Settings
 from vigil.ingest import events as ev
 from vigil.store.audit import AUDIT_LOG, append_audit_events, ensure_audit_log
 from vigil.store.ddl import needs_ddl
-from vigil.store.warehouse import Warehouse
+from vigil.store.warehouse import Warehouse, kept_open
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +146,7 @@ def _end_of(day: dt.date) -> dt.datetime:
 
 
 def _policy_vars() -> dict:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader: 0.3 s less on the CLI's path
-    data = yaml.load((Path(DBT_PROJECT_DIR) / "dbt_project.yml").read_text(), Loader=loader).get("vars") or {}
+    data = dbt_vars()  # parsed once with the C loader (the CLI's path)
     return {k: data[k] for k in ("policy_version", "revocation_due_days_privileged", "revocation_due_days_standard",
                                  "notice_privilege_due_days")}
 
@@ -164,21 +161,30 @@ def _criticality() -> dict[str, tuple[str, int | None]]:
 # --------------------------------------------------------------------------- agreement and plan
 
 
-def agreement(event: ev.HrEvent, hr: dict | None, snapshot_date: dt.date) -> tuple[bool, str]:
-    """Does the last published HR snapshot agree with the event, or is the event newer than it?"""
+def _within(hr_day: dt.date | None, day: dt.date, window_days: int) -> bool:
+    return hr_day is not None and abs((hr_day - day).days) <= window_days
+
+
+def agreement(event: ev.HrEvent, hr: dict | None, snapshot_date: dt.date, window_days: int = 0) -> tuple[bool, str]:
+    """Does the last published HR snapshot agree with the event, or is the event newer than it?
+
+    HR's termination (notice) day may differ from the event's by up to `window_days`
+    (``hr_event_window_days``): the same departure, recorded on another day."""
     if event.effective_at > _end_of(snapshot_date):
         return True, f"newer than the HR snapshot of {snapshot_date}"
     if hr is None:
         return False, f"employee not in the HR snapshot of {snapshot_date}"
     day = event.effective_date
     if event.kind in ev.LEAVER_KINDS:
-        if hr["termination_date"] == day:
-            return True, f"the HR snapshot of {snapshot_date} shows the termination on {day}"
+        if _within(hr["termination_date"], day, window_days):
+            return True, (f"the HR snapshot of {snapshot_date} shows the termination on {hr['termination_date']}"
+                          + ("" if hr["termination_date"] == day else f" (the event's day: {day})"))
         return False, (f"the HR snapshot of {snapshot_date} shows status {hr['status']}, termination "
                        f"{hr['termination_date'] or 'none'}, not a termination on {day}")
     if event.kind in ev.NOTICE_KINDS:
-        if hr["notice_date"] == day:
-            return True, f"the HR snapshot of {snapshot_date} shows notice given on {day}"
+        if _within(hr["notice_date"], day, window_days):
+            return True, (f"the HR snapshot of {snapshot_date} shows notice given on {hr['notice_date']}"
+                          + ("" if hr["notice_date"] == day else f" (the event's day: {day})"))
         return False, (f"the HR snapshot of {snapshot_date} shows status {hr['status']}, notice "
                        f"{hr['notice_date'] or 'none'}, not notice given on {day}")
     if hr["status"] == "leave":
@@ -291,7 +297,17 @@ def react(settings: Settings, events: list[ev.HrEvent], *, via: str, now: dt.dat
 
     `via`: cli, airflow, nightly (recorded). With `approved_by` and `approval_reason`, the plans
     computed now are approved (audit event ``urgent_released``, bound to each plan's fingerprint)
-    and go out whatever the breakers say. Returns counts and the events by outcome."""
+    and go out whatever the breakers say. Returns counts and the events by outcome.
+
+    A DuckDB warehouse is opened once for all of it (`kept_open`): the steps' own transactions
+    stay as they are, without opening and checkpointing the file for each."""
+    with kept_open(settings.warehouse_for("transformer")):
+        return _react(settings, events, via=via, now=now, policy=policy, approved_by=approved_by,
+                      approval_reason=approval_reason)
+
+
+def _react(settings: Settings, events: list[ev.HrEvent], *, via: str, now: dt.datetime | None,
+           policy: Policy | None, approved_by: str | None, approval_reason: str | None) -> dict:
     now = now or dt.datetime.now(dt.timezone.utc)
     started = time.perf_counter()
     policy = policy or Policy.from_env()
@@ -346,12 +362,13 @@ def react(settings: Settings, events: list[ev.HrEvent], *, via: str, now: dt.dat
                 (snapshot, *[it.event.employee_id for it in items]))}
             evidence = _evidence(wh, con, snapshot)
             pvars, crit, grace = _policy_vars(), _criticality(), ticket_grace_days()
+            window = hr_event_window_days()
             for it in items:
                 e = it.event
                 if e.effective_at > now:
                     it.status, it.reason = "waiting", f"effective {ev.iso(e.effective_at)}, later than now"
                     continue
-                agrees, basis = agreement(e, hr.get(e.employee_id), snapshot)
+                agrees, basis = agreement(e, hr.get(e.employee_id), snapshot, window)
                 it.cands = plan_event(wh, con, e, snapshot, run_id=f"urgent__{e.event_id}", today=now.date(),
                                       evidence=evidence, policy_vars=pvars, criticality=crit, grace_days=grace)
                 it.fp = fingerprint(e, it.cands)

@@ -23,8 +23,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
-
 from vigil.config import project_dir
 
 EVENTS_DIR = "hr_events"
@@ -83,8 +81,52 @@ def schema() -> dict:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
+def _validator():
+    # jsonschema only for an event the quick check does not pass: importing it (and its format
+    # libraries) is a few tenths of `vigil react`'s 5 s budget (docs/benchmarks.md)
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema())
+
+
+#: The schema keywords `obviously_valid` reads; a schema using any other is always checked by jsonschema.
+_QUICK_KEYWORDS = {"$schema", "$id", "title", "description", "type", "additionalProperties", "required", "properties"}
+_QUICK_PROPERTY_KEYWORDS = {"description", "type", "pattern", "enum"}
+
+
+@functools.cache
+def _quick_rules() -> tuple[frozenset, dict] | None:
+    s = schema()
+    if set(s) - _QUICK_KEYWORDS or s.get("type") != "object" or s.get("additionalProperties") is not False:
+        return None
+    rules = {}
+    for key, prop in s["properties"].items():
+        if set(prop) - _QUICK_PROPERTY_KEYWORDS or prop.get("type", "string") != "string":
+            return None
+        rules[key] = ("type" in prop, re.compile(prop["pattern"]) if "pattern" in prop else None,
+                      tuple(prop["enum"]) if "enum" in prop else None)
+    return frozenset(s.get("required", ())), rules
+
+
+def obviously_valid(data) -> bool:
+    """True only for an event the schema accepts, read from the schema's own keywords (type,
+    required, additionalProperties: false, string properties with pattern or enum; the same
+    re.search jsonschema uses). False means "ask jsonschema", which names the rule broken."""
+    rules = _quick_rules()
+    if rules is None or not isinstance(data, dict):
+        return False
+    required, props = rules
+    if not required <= data.keys() or not data.keys() <= props.keys():
+        return False
+    for key, value in data.items():
+        typed, pattern, enum = props[key]
+        if typed and not isinstance(value, str):
+            return False
+        if pattern is not None and (not isinstance(value, str) or not pattern.search(value)):
+            return False
+        if enum is not None and not (isinstance(value, str) and value in enum):
+            return False
+    return True
 
 
 def _locate(text: str, key: str | None, offset_line: int) -> tuple[int, int]:
@@ -130,7 +172,8 @@ def parse_event(text: str, *, file: str, line: int = 1) -> HrEvent:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EventError(file, line + exc.lineno - 1, exc.colno, f"not valid JSON: {exc.msg}", text) from None
-    errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))
+    errors = [] if obviously_valid(data) else \
+        sorted(_validator().iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))
     if errors:
         key, reason = _rule(errors[0])
         ln, col = _locate(text, key, line)

@@ -218,6 +218,34 @@ def connect_duckdb_waiting(path: Path, *, read_only: bool, wait: float | None = 
             delay = min(delay * 2, 1.0)
 
 
+#: DuckDB files a caller keeps open (`kept_open`): their connections are cursors of that instance.
+_KEPT_OPEN: dict[Path, duckdb.DuckDBPyConnection] = {}
+
+
+@contextlib.contextmanager
+def kept_open(url: str | WarehouseUrl):
+    """Open a DuckDB warehouse once for a burst of short steps in this process (the same-day path,
+    vigil.actions.urgent): every connection to it inside is a cursor of that one database instance
+    (its own transactions, as before), instead of opening the file, loading its catalog and, on
+    close, checkpointing it each time: about a second of `vigil react` on a loaded machine
+    (docs/benchmarks.md). The file stays locked for the whole burst, as it was between its steps;
+    inside, a read-only connection is a writable cursor. Nested: the outer one holds it.
+    PostgreSQL, or a file not there yet: nothing changes."""
+    parsed = url if isinstance(url, WarehouseUrl) else WarehouseUrl.parse(url)
+    if parsed.is_postgres or not Path(parsed.path).exists():
+        yield
+        return
+    key = Path(parsed.path).resolve()
+    if key in _KEPT_OPEN:
+        yield
+        return
+    _KEPT_OPEN[key] = connect_duckdb_waiting(key, read_only=False)
+    try:
+        yield
+    finally:
+        _KEPT_OPEN.pop(key).close()
+
+
 @dataclass
 class TableLoad:
     table: str
@@ -433,6 +461,11 @@ class DuckDBWarehouse(Warehouse):
         self.memory_limit, self.threads = memory_limit, threads
 
     def connect(self, read_only: bool = False):
+        anchor = _KEPT_OPEN.get(self.path.resolve()) if _KEPT_OPEN else None
+        if anchor is not None:  # kept open by the caller: a new connection of the same instance
+            con = anchor.cursor()
+            configure_duckdb(con, memory_limit=self.memory_limit, threads=self.threads, spill_dir=self.path.parent)
+            return _DuckDBCursor(con)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         con = connect_duckdb_waiting(self.path, read_only=read_only)

@@ -8,8 +8,9 @@
 --                       the due date has passed, null before that
 --   hours_to_revoke     hours from the start of the termination day (00:00 UTC), or from the
 --                       reported_at of the HR event the same-day path acted on for that
---                       termination (urgent.events, docs/events.md), to revoked_at (negative when
---                       revoked during the notice period); null while open
+--                       termination (urgent.events, docs/events.md: the event's UTC day within
+--                       hr_event_window_days of HR's termination day; the earliest if several), to
+--                       revoked_at (negative when revoked during the notice period); null while open
 --   kpi_exclusion_reason 'disabled_when_first_seen': the account was already disabled, locked or
 --                       gone on the first night Vigil saw it and IAM gave no usable disabled_at
 --                       (e.g. people who left years before go-live): revoked_at, hours_to_revoke
@@ -45,19 +46,37 @@ reported as (
 
 ),
 
+departure_reported as (
+
+    -- HR may record the departure a day or two from the event's day (the last day worked, the day
+    -- after): the same departure within hr_event_window_days, as the tickets decide
+    -- (vigil.actions.tickets.store.same_departure)
+    select
+        departures.employee_id,
+        departures.termination_date,
+        min(reported.reported_at) as reported_at
+    from (select distinct employee_id, termination_date from leaver_accounts) as departures
+    inner join reported
+        on departures.employee_id = reported.employee_id
+        and {{ dbt.datediff('departures.termination_date', 'reported.termination_date', 'day') }}
+            between -{{ var('hr_event_window_days') | int }} and {{ var('hr_event_window_days') | int }}
+    group by departures.employee_id, departures.termination_date
+
+),
+
 timed as (
 
     select
         leaver_accounts.*,
         case
             when revoked_at is not null then {{ dbt.datediff(
-                'coalesce(reported.reported_at, ' ~ utc_instant('leaver_accounts.termination_date', '00:00:00') ~ ')',
+                'coalesce(departure_reported.reported_at, ' ~ utc_instant('leaver_accounts.termination_date', '00:00:00') ~ ')',
                 'revoked_at', 'second') }}
         end as seconds_to_revoke
     from leaver_accounts
-    left join reported
-        on leaver_accounts.employee_id = reported.employee_id
-        and leaver_accounts.termination_date = reported.termination_date
+    left join departure_reported
+        on leaver_accounts.employee_id = departure_reported.employee_id
+        and leaver_accounts.termination_date = departure_reported.termination_date
 
 )
 

@@ -189,6 +189,112 @@ def _existing_by_group(wh: Warehouse, con, group_keys: list[str]) -> dict[str, l
     return out
 
 
+URGENT_RUN_PREFIX = "urgent__"  # run_id of a ticket the same-day path issued (vigil.actions.urgent)
+
+
+def hire_dates(wh: Warehouse, con, employee_ids, on_or_before: dt.date) -> dict[str, dt.date]:
+    """Each employee's hire_date in the latest HR snapshot on or before a day (a rehire moves it):
+    none when the raw HR table or its hire_date column is not there."""
+    ids = sorted(set(employee_ids))
+    if not ids or not wh.fetchall(
+            con, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw' "
+                 "AND table_name = 'hr__employees' AND column_name = 'hire_date'")[0][0]:
+        return {}
+    latest = wh.fetchall(con, "SELECT max(_feed_date) FROM raw.hr__employees WHERE _feed_date <= %s",
+                         (on_or_before,))[0][0]
+    out: dict[str, dt.date] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in _rows(wh, con, f"SELECT employee_id, CAST(hire_date AS DATE) AS hire_date FROM raw.hr__employees "
+                                f"WHERE _feed_date = %s AND employee_id IN ({', '.join(['%s'] * len(chunk))})",
+                       (latest, *chunk)):
+            if r["hire_date"] is not None:
+                out[r["employee_id"]] = r["hire_date"]
+    return out
+
+
+def same_departure(ticket_day: dt.date, day: dt.date, window_days: int, hired: dt.date | None) -> bool:
+    """Is a ticket for `ticket_day` the one a rule would give for `day` (same kind, employee, system)?
+
+    HR and an HR event may record a departure's day differently (the last day worked, the day
+    after, a day earlier): within `window_days` it is one departure, unless the employee was
+    (re)hired after the earlier of the two days, on or before the later one: a new employment that
+    ended again is a new departure with its own ticket."""
+    if abs((day - ticket_day).days) > window_days:
+        return False
+    return not (hired is not None and min(ticket_day, day) < hired <= max(ticket_day, day))
+
+
+def _same_departure_tickets(wh: Warehouse, con, cands: list[model.Candidate], existing: dict[str, list[dict]],
+                            run_date: dt.date, *, urgent_only: bool, window_days: int | None = None
+                            ) -> dict[str, dict]:
+    """Tickets of the same departure issued under another day's group key, for the candidates no
+    ticket of their own group exists for; they join `existing` (so `_classify` adopts, or refuses a
+    change to, them: never a second ticket). `urgent_only`: only tickets the same-day path issued
+    (the night); else any (an event after the night's ticket). A ticket must share at least one
+    account with the candidate. Returns {candidate group_key: the adopted ticket row}."""
+    if "tickets" not in _tables(wh, con, SCHEMA):
+        return {}
+    open_ = [c for c in cands if c.group_key not in existing]
+    if not open_:
+        return {}
+    employees = sorted({c.document["employee_id"] for c in open_})
+    found: dict[tuple[str, str, str], list[dict]] = {}
+    urgent = f" AND substr(run_id, 1, {len(URGENT_RUN_PREFIX)}) = %s" if urgent_only else ""
+    for i in range(0, len(employees), 500):
+        chunk = employees[i:i + 500]
+        for r in _rows(wh, con,
+                       f"SELECT ticket_id, kind, group_key, employee_id, system, event_date, account_ids, actions, "
+                       f"content_sha256, status, run_id FROM {TICKETS} WHERE employee_id IN "
+                       f"({', '.join(['%s'] * len(chunk))}){urgent} ORDER BY created_at, ticket_id",
+                       (*chunk, *([URGENT_RUN_PREFIX] if urgent_only else []))):
+            found.setdefault((r["kind"], r["employee_id"], r["system"]), []).append(r)
+    if not found:
+        return {}
+    window = model.hr_event_window_days() if window_days is None else window_days
+    hired = hire_dates(wh, con, employees, run_date)
+    adopted: dict[str, dict] = {}
+    for c in open_:
+        d = c.document
+        day = dt.date.fromisoformat(d["event_date"])
+        near = [r for r in found.get((d["kind"], d["employee_id"], d["system"]), [])
+                if r["event_date"] != day and set(json.loads(r["account_ids"])) & set(d["account_ids"])
+                and same_departure(r["event_date"], day, window, hired.get(d["employee_id"]))]
+        if not near:
+            continue
+        nearest = min(abs((r["event_date"] - day).days) for r in near)
+        prior = [r for r in near if abs((r["event_date"] - day).days) == nearest]
+        existing[c.group_key] = prior
+        adopted[c.group_key] = prior[-1]
+    return adopted
+
+
+def _adopted_events(adopted: dict[str, dict], cands: list[model.Candidate], refused: list, now: dt.datetime,
+                    run_id: str, run_date: dt.date, actor: str) -> tuple[list[dict], list[dict]]:
+    """The audit events and the report lines of the tickets recognised as the same departure."""
+    refused_ids = {c.ticket_id for c, _, _ in refused}
+    events, out = [], []
+    for c in cands:
+        prior = adopted.get(c.group_key)
+        if prior is None:
+            continue
+        d = c.document
+        line = {"ticket_id": prior["ticket_id"], "ticket_event_date": prior["event_date"].isoformat(),
+                "rule_ticket_id": c.ticket_id, "rule_event_date": d["event_date"], "employee_id": d["employee_id"],
+                "system": d["system"], "kind": d["kind"], "refused": c.ticket_id in refused_ids}
+        out.append(line)
+        events.append(_audit_for(
+            dict(d, ticket_id=prior["ticket_id"]), "adopted", outcome="refused" if line["refused"] else "adopted",
+            actor=actor, run_id=run_id, run_date=run_date, occurred_at=now,
+            event_id=f"{prior['ticket_id']}:adopted:{c.ticket_id}",
+            details={"same_departure_as": c.ticket_id, "rule_event_date": d["event_date"],
+                     "ticket_event_date": prior["event_date"].isoformat(),
+                     "days_apart": (dt.date.fromisoformat(d["event_date"]) - prior["event_date"]).days,
+                     "issued_by": prior["run_id"]},
+        ))
+    return events, out
+
+
 def current_documents(wh: Warehouse, con, ticket_ids) -> dict[str, dict]:
     """The latest revision of each ticket: its revision row's document, else the ticket's own."""
     out: dict[str, dict] = {}
@@ -253,6 +359,7 @@ def plan_new_tickets(wh: Warehouse, con, run_date: dt.date, schema: str = "publi
     on one connection)."""
     cands = _candidates(wh, con, run_date, run_id, schema)
     existing = _existing_by_group(wh, con, [c.group_key for c in cands])
+    _same_departure_tickets(wh, con, cands, existing, run_date, urgent_only=True)
     new, _, _ = _classify(cands, existing)
     return [c.document for c in new]
 
@@ -319,7 +426,8 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
                    config_path: Path | None = None, now: dt.datetime | None = None) -> dict:
     """Insert tonight's new tickets and their outbox rows in one transaction, then write the files.
 
-    Returns ``{"created", "outbox", "unchanged", "revised": [{ticket_id, revision, from, to,
+    Returns ``{"created", "outbox", "unchanged", "adopted", "adopted_tickets": [{ticket_id,
+    ticket_event_date, rule_ticket_id, rule_event_date, ...}], "revised": [{ticket_id, revision, from, to,
     channels}], "refused": [{ticket_id, existing_ticket_id, reason}], "unrouted": [ticket_id],
     "unrouted_systems": {system: count}, "delivery_configured", "overdue": [...], "files": {...}}``;
     `refused`, `unrouted` and `overdue` are for alerts.
@@ -338,9 +446,13 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
         ensure_audit_log(wh, con)
         cands = _candidates(wh, con, run_date, run_id, schema)
         existing = _existing_by_group(wh, con, [c.group_key for c in cands])
+        # an HR event's ticket for the same departure under another day (HR's day differs from the event's)
+        adopted = _same_departure_tickets(wh, con, cands, existing, run_date, urgent_only=True)
         new, unchanged, refused = _classify(cands, existing)
 
         ticket_rows, outbox_rows, events, unrouted, unrouted_systems = _new_ticket_rows(new, config, run_id, run_date, now)
+        adopted_events, adopted_out = _adopted_events(adopted, cands, refused, now, run_id, run_date, ACTOR)
+        events += adopted_events
         # Tickets already issued whose priority tonight's state changed (overdue: P3 -> P2; a login
         # after termination or privilege: P1): a new revision of the same ticket, re-delivered.
         live = [(c, prior) for c, prior in unchanged if prior["status"] not in ("closed", "dead_lettered")]
@@ -391,8 +503,9 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
     files = write_ticket_files(warehouse_url, run_date, out=out)
     result = {
         "run_date": run_date.isoformat(), "created": len(ticket_rows), "outbox": len(outbox_rows),
-        "unchanged": len(unchanged), "revised": revised, "refused": refused_out, "unrouted": unrouted,
-        "overdue": overdue, "files": files,
+        "unchanged": len(unchanged), "adopted": len(adopted_out), "adopted_tickets": adopted_out,
+        "revised": revised, "refused": refused_out,
+        "unrouted": unrouted, "overdue": overdue, "files": files,
         "unrouted_systems": dict(sorted(unrouted_systems.items())), "delivery_configured": config is not None,
     }
     log.info("tickets: %s created, %s revised, %s outbox rows, %s unchanged, %s refused, %s unrouted, %s overdue",
@@ -591,8 +704,9 @@ def issue_tickets(warehouse_url: str, candidates: list[model.Candidate], *, run_
     candidates no ticket exists for yet (by group key, as `_classify` decides for a night).
 
     Returns ``created`` (ticket ids), ``existing`` (ids of tickets already issued for the same
-    group: nothing new is sent), ``refused`` (as `create_tickets`), ``unrouted``, ``outbox`` and the
-    ticket files of `run_date`."""
+    group, or for the same departure under another day: nothing new is sent), ``adopted_tickets``
+    (those of another day, as `create_tickets`), ``refused`` (as `create_tickets`), ``unrouted``,
+    ``outbox`` and the ticket files of `run_date`."""
     config: DeliveryConfig | None = load_delivery_config(config_path)
     now = now or _now()
     wh = Warehouse.open(warehouse_url)
@@ -600,8 +714,12 @@ def issue_tickets(warehouse_url: str, candidates: list[model.Candidate], *, run_
         ensure_ticket_tables(wh, con)
         ensure_audit_log(wh, con)
         existing = _existing_by_group(wh, con, [c.group_key for c in candidates])
+        # a ticket of the same departure already issued under another day (the night's, or another event's)
+        adopted = _same_departure_tickets(wh, con, candidates, existing, run_date, urgent_only=False)
         new, unchanged, refused = _classify(candidates, existing)
         ticket_rows, outbox_rows, events, unrouted, _ = _new_ticket_rows(new, config, run_id, run_date, now, actor)
+        adopted_events, adopted_out = _adopted_events(adopted, candidates, refused, now, run_id, run_date, actor)
+        events += adopted_events
         refused_out = [{"ticket_id": c.ticket_id, "existing_ticket_id": prior["ticket_id"], "reason": reason,
                         "employee_id": c.document["employee_id"], "system": c.document["system"]}
                        for c, prior, reason in refused]
@@ -610,5 +728,5 @@ def issue_tickets(warehouse_url: str, candidates: list[model.Candidate], *, run_
         append_audit_events(wh, con, events)
     files = write_ticket_files(warehouse_url, run_date, out=out)
     return {"created": [r[0] for r in ticket_rows], "existing": [prior["ticket_id"] for _, prior in unchanged],
-            "refused": refused_out, "unrouted": unrouted, "outbox": len(outbox_rows), "files": files,
+            "adopted_tickets": adopted_out, "refused": refused_out, "unrouted": unrouted, "outbox": len(outbox_rows), "files": files,
             "delivery_configured": config is not None}

@@ -2,7 +2,6 @@
 -- quarter, for the review pack's "Response SLA" and "Oldest open cases" (docs/review-pack.md).
 -- One row per (snapshot_date, case_id), snapshot_date = run_date; same retention as
 -- pub_review_findings (the latest slice of each calendar quarter). No PII: ids, teams, dates.
-{%- set t = dbt.type_string() %}
 {{
     config(
         post_hook=["{{ keep_latest_slice_per_quarter('snapshot_date') }}"],
@@ -10,16 +9,7 @@
     )
 }}
 
-select
-    {{ run_date_sql() }} as snapshot_date,
-    {{ dbt.cast('case_id', t) }} as case_id,
-    {{ dbt.cast('kind', t) }} as kind,
-    {{ dbt.cast('owner_team', t) }} as owner_team,
-    {{ dbt.cast('opened_on', 'date') }} as opened_on,
-    {{ dbt.cast('due_by', 'date') }} as due_by,
-    {{ dbt.cast('priority', t) }} as priority,
-    {{ dbt.cast('status', t) }} as status,
-    {{ dbt.cast('closed_at', 'date') }} as closed_at,
-    {{ dbt.cast('policy_version', t) }} as policy_version
-from {{ ref('pub_cases') }}
-where not {{ is_drill('subject_id') }}  -- a drill's case is in the pack's Drills table only (docs/drills.md)
+{#- a drill's case is in the pack's Drills table only (docs/drills.md) -#}
+{{ review_slice(ref('pub_cases'), [
+    'case_id', 'kind', 'owner_team', 'opened_on', 'due_by', 'priority', 'status', 'closed_at', 'policy_version'
+], where=is_drill_negated('subject_id')) }}

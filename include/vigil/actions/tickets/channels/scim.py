@@ -14,8 +14,11 @@ Per account of a ticket:
    ``noTarget`` = done.
 
 Reading first makes a re-send after a crash or a timeout idempotent: the server applies one change.
-Payloads are built and validated with scim2-models. The request carries ``Idempotency-Key``
-(the outbox key) for servers that support it.
+The payloads are RFC 7644 §3.5.2 PatchOp documents written out here: they are two fixed shapes,
+and importing scim2-models (pydantic) to build them cost the same-day path about a second of its
+five (`vigil react`, docs/benchmarks.md); tests/actions/test_tickets_delivery.py checks they equal
+what scim2-models builds and validates. The request carries ``Idempotency-Key`` (the outbox key)
+for servers that support it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from __future__ import annotations
 import threading
 
 import httpx
-from scim2_models import Context, Group, PatchOp, PatchOperation, User
 
 from vigil.actions.delivery.config import Channel
 from vigil.actions.delivery.http import Call, DeliveryError, SendResult, raise_for, timed_request
@@ -37,14 +39,17 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
 def disable_payload() -> dict:
-    op = PatchOp[User](operations=[PatchOperation[User](op="replace", path="active", value=False)])
-    return op.model_dump(scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+    """``replace active=false`` on a User (RFC 7644 §3.5.2.3)."""
+    return {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]}
 
 
 def remove_member_payload(user_id: str) -> dict:
-    op = PatchOp[Group](operations=[PatchOperation[Group](op="remove", path=f"members[value eq {_quote(user_id)}]")])
-    return op.model_dump(scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+    """``remove members[value eq "<id>"]`` on a Group (RFC 7644 §3.5.2.2)."""
+    return {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": f"members[value eq {_quote(user_id)}]"}]}
 
 
 class ScimChannel:
