@@ -10,7 +10,11 @@ source_freshness                 (beside them: dbt source freshness on the earli
   -> load_hr -> load_iam -> load_crm -> load_complaints   (one writer at a time: DuckDB allows one)
   -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
   -> write_cases -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> deliver_cases -> send_alerts
+  -> follow_drill
 ```
+
+`follow_drill` times the night's drill, if `vigil drill` / `vigil_drill` planned one (docs/drills.md):
+its marked synthetic leaver went through the same rules, tickets, cases and alerts, to drill channels only.
 
 `hr_events` reconciles the same-day path (`vigil_urgent`, docs/events.md): an event file never acted
 on is acted on and reported; an event tonight's HR snapshot contradicts raises a critical alert.

@@ -47,6 +47,7 @@ from rich.table import Table as RichTable
 
 from vigil.config import ConfigError, Settings
 from vigil.ingest.contract import FEEDS
+from vigil.ingest.drills import SAFE_SYSTEM, new_drill, write_drill
 from vigil.store.warehouse import Warehouse, WarehouseBusy, WarehouseMissing, init_warehouse, require_warehouse
 from vigil.gates import breakers
 from vigil.gates.breakers import approve, latest_approval
@@ -191,6 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", type=_text, help="with --reason: approve the plans shown now (a held event goes out)")
     p.add_argument("--reason", type=_text, help="why the held plan is right (with --by)")
     _add_settings_args(p, ("landing", "warehouse", "out", "delivery-config", "alerting-config"))
+
+    p = sub.add_parser("drill", help="plan a drill: a marked synthetic leaver in night D's run, timed through "
+                                     "tickets, cases and alerts sent to drill channels only (docs/drills.md)",
+                       epilog="Exit codes: 0 drill planned, 2 bad usage (a drill already planned for the night, "
+                              "a bad date or system). The night's run injects it; its timings go to "
+                              "<out>/drills/<D>/result.json and the review pack's Drills table.")
+    p.add_argument("--date", type=_date, help="the night D whose run takes the drill (default: today, UTC: the "
+                                              "next nightly run)")
+    p.add_argument("--system", default="AD", help="the IAM system of the drill's synthetic account (default AD)")
+    _add_settings_args(p, ("landing", "out"))
 
     p = sub.add_parser("review", help="build the quarterly review pack (PDF + XLSX) for a past quarter")
     p.add_argument("--quarter", required=True, help="YYYYQn, e.g. 2026Q1: writes <out>/reviews/<quarter>/")
@@ -545,6 +556,26 @@ def cmd_react(args) -> int:
     return EXIT_FAILED if result["errors"] or result.get("dead_lettered_tickets") else EXIT_OK
 
 
+def cmd_drill(args) -> int:
+    settings = _settings(args)
+    now = dt.datetime.now(dt.timezone.utc)
+    day = args.date or now.date()
+    if not SAFE_SYSTEM.match(args.system):
+        raise UsageError(f"--system {args.system!r}: a system name is letters, digits, '_', '.', '-'")
+    if not Path(str(settings.landing)).is_dir():
+        raise UsageError(f"--landing {settings.landing}: no such directory (the landing directory the night reads)")
+    drill = new_drill(day, now=now, system=args.system)
+    try:
+        path = write_drill(settings.landing, drill)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    console.print(f"drill {drill.drill_id} planned for night {day}: {path}")
+    console.print(f"  synthetic leaver {drill.employee_id}, account {', '.join(drill.account_ids)} on {drill.system}; "
+                  f"its tickets and cases go to the delivery config's drill channels (else "
+                  f"{Path(settings.out) / 'drills' / 'sink'}), its alerts to the drill teams (else the same sink)")
+    return EXIT_OK
+
+
 def cmd_review(args) -> int:
     from vigil.reports import build_review_pack, parse_quarter  # heavy: reportlab, xlsxwriter
 
@@ -576,6 +607,9 @@ def _error_exit(exc: BaseException) -> int | None:
     """The exit code and one-line message of a predictable error; None for anything else."""
     import duckdb
 
+    if isinstance(exc, ValueError) and type(exc).__name__ == "DrillFileError":
+        err.print(f"[red]error:[/] {_one_line(str(exc))}")
+        return EXIT_USAGE
     if isinstance(exc, (ConfigError, WarehouseMissing)):
         err.print(f"[red]configuration error:[/] {_one_line(str(exc))}")
         return EXIT_USAGE
@@ -652,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"init": cmd_init, "demo-data": cmd_demo_data, "run": cmd_run, "backfill": cmd_backfill,
                 "status": cmd_status, "import": cmd_import, "plan": cmd_plan, "approve": cmd_approve,
-                "deliver": cmd_deliver, "react": cmd_react, "review": cmd_review}
+                "deliver": cmd_deliver, "react": cmd_react, "review": cmd_review, "drill": cmd_drill}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

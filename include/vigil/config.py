@@ -27,6 +27,18 @@ KEY_CONNECTION_ID = "vigil_pseudonymisation"
 #: The pipeline's least-privilege warehouse roles (vigil.store.roles maps them to PostgreSQL roles).
 WAREHOUSE_ROLES = ("loader", "transformer", "dispatcher", "reporter", "auditor")
 
+#: Drills (docs/drills.md): every synthetic id a drill injects starts with this reserved prefix, so a
+#: drill's employee, its accounts and everything made from them (tickets, cases, alerts) are marked.
+DRILL_PREFIX = "DRILL-"
+
+
+def is_drill_id(value: object) -> bool:
+    """Is this id (or a compound subject such as ``AD:DRILL-...``) a drill's? Every part separated by
+    ':' or '|' is checked, so a case or alert subject built from a drill's ids is one too."""
+    if not isinstance(value, str):
+        return False
+    return any(part.startswith(DRILL_PREFIX) for part in re.split(r"[:|]", value))
+
 
 def project_dir() -> Path:
     """The Vigil project folder (dbt_project/, expectations/, benchmarks/ beside include/).

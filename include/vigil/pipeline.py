@@ -34,6 +34,7 @@ import duckdb
 from vigil.config import Settings
 from vigil.ingest.contract import FEEDS, OPTIONAL_FEEDS, TABLES, TABLES_BY_FEED
 from vigil.ingest.contract import table as contract_table
+from vigil.ingest.drills import drill_tables, read_drill
 from vigil.ingest.pseudonymise import install_duckdb_key
 from vigil.ingest.reader import FeedError, Problem, StagedTable, TableReader
 from vigil.ingest.sources import LandingSource, SqlSource, verify_against_manifest
@@ -53,6 +54,7 @@ from vigil.actions.alerts import (breaker_hold_alert, data_quality_alert, dead_l
 from vigil.actions.tickets import close_tickets, create_tickets, deliver_tickets
 from vigil.actions.urgent import reconcile
 from vigil.actions.cases import deliver_cases, write_cases
+from vigil.actions.drills import follow_drill
 from vigil.actions.tickets.store import plan_new_tickets
 
 log = logging.getLogger(__name__)
@@ -192,6 +194,8 @@ def extract_feed(settings: Settings, feed: str, run_date: dt.date, run_id: str) 
             staged.append(s)
             warnings.extend(s.warnings)
         check_feed_references(con, feed, staged)
+        if drill_tables(feed):  # a bad drill file stops the night here, before anything is loaded
+            read_drill(settings.landing, run_date)
     finally:
         con.close()
         if settings.source == "sql":
@@ -247,6 +251,11 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
         run_id=extracted["run_id"], loaded_at=loaded_at or dt.datetime.now(dt.timezone.utc),
         evidence=extracted.get("evidence") or {},
     )
+    drill = read_drill(settings.landing, run_date) if drill_tables(extracted["feed"]) else None
+    if drill is not None:  # a drill night (docs/drills.md): its marked synthetic rows join the night's raw rows
+        n = wh.inject_drill(extracted["feed"], run_date, drill, run_id=extracted["run_id"],
+                            loaded_at=loaded_at or dt.datetime.now(dt.timezone.utc))
+        log.info("drill %s: %s row(s) added to %s/%s", drill.drill_id, n, extracted["feed"], run_date)
     warnings = [
         f"{extracted['feed']}/{run_date.isoformat()}/{ld.table}: unchanged — byte-identical to the previous night's "
         f"delivery (the circuit breakers decide whether it is a quiet day or a stuck extract)"
@@ -259,6 +268,7 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
         "date": extracted["date"],
         "tables": [ld.to_dict() for ld in loads],
         "warnings": warnings,
+        **({"drill": drill.drill_id} if drill is not None else {}),
     }
 
 
@@ -448,6 +458,12 @@ def undelivered_warnings(created: dict) -> list[str]:
 
 
 @timed_step
+def follow_night_drill(settings: Settings, run_date: dt.date, run_id: str) -> dict:
+    """Night D's drill, if any (docs/drills.md): when it was detected, ticketed, cased, alerted."""
+    return follow_drill(settings, run_date, run_id)
+
+
+@timed_step
 def deliver(settings: Settings, run_date: dt.date, run_id: str) -> dict:
     """Send what the outbox holds (resumable; each ticket effectively once)."""
     return {"date": run_date.isoformat(),
@@ -603,6 +619,10 @@ def _deliver_tickets(night: Night, feed: None) -> dict:
     return deliver(night.settings, night.run_date, night.run_id)
 
 
+def _follow_drill(night: Night, feed: None) -> dict:
+    return follow_night_drill(night.settings, night.run_date, night.run_id)
+
+
 def _send_alerts(night: Night, feed: None, created: dict, delivered: dict, decision: dict) -> dict:
     return nightly_alerts(night.settings, night.run_date, night.run_id, created=created, delivered=delivered,
                           breakers_out=decision)
@@ -614,6 +634,7 @@ RUNNERS: dict[str, Callable[..., dict]] = {
     "dbt_build": _dbt_build, "audit_publish": _audit_publish, "check_breakers": _check_breakers,
     "publish": _publish, "write_cases": _write_cases, "close_tickets": _close_tickets, "hr_events": _hr_events, "create_tickets": _create_tickets,
     "deliver_tickets": _deliver_tickets, "deliver_cases": _deliver_cases, "send_alerts": _send_alerts,
+    "follow_drill": _follow_drill,
 }
 
 

@@ -6,7 +6,7 @@
       -> load_hr -> load_iam -> load_crm -> load_complaints -> load_cases   (one writer at a time)
       -> audit_raw -> dbt_build -> audit_publish -> check_breakers -> publish
       -> write_cases -> close_tickets -> hr_events -> create_tickets -> deliver_tickets -> deliver_cases
-      -> send_alerts
+      -> send_alerts -> follow_drill
 
 Each Step says whether it runs once per feed, what must finish before it, which
 results it takes, and which errors are the data's fault (a retry cannot fix them: the DAG fails the
@@ -114,7 +114,7 @@ def _extracted(out: dict) -> str:
 
 
 def _loaded(out: dict) -> str:
-    return ", ".join(f"{t['table']} {t['action']}" + (" (same file as the night before)" if t["stale"] else "")
+    return (f"drill {out['drill']} injected; " if out.get("drill") else "") + ", ".join(f"{t['table']} {t['action']}" + (" (same file as the night before)" if t["stale"] else "")
                      for t in out["tables"]) or NOT_SENT
 
 
@@ -142,6 +142,12 @@ def describe_build(out: dict) -> str:
             f"({'full refresh' if out['full_refresh'] else 'incremental'}: {out['build_plan']})")
 
 
+def _drill(out: dict) -> str:
+    if not out.get("drills"):
+        return "no drill tonight"
+    return f"{out['steps_done']} of 6 steps done, timings in {out['result']}"
+
+
 def counts(out: dict) -> str:
     """'3 created, 1 skipped' from the integer fields of a step's result."""
     parts = [f"{v:,} {k.replace('_', ' ')}" for k, v in out.items()
@@ -151,6 +157,7 @@ def counts(out: dict) -> str:
 
 _FEED_MISSING = "vigil.pipeline.FeedMissing"
 _FEED_ERROR = "vigil.ingest.reader.FeedError"
+_DRILL_ERROR = "vigil.ingest.drills.DrillFileError"
 _GATE_FAILED = "vigil.gates.quality.results.QualityGateFailed"
 _BREAKER_HOLD = "vigil.gates.breakers.BreakerHold"
 _NO_WAREHOUSE = "vigil.store.warehouse.WarehouseMissing"
@@ -158,7 +165,8 @@ _NO_WAREHOUSE = "vigil.store.warehouse.WarehouseMissing"
 #: The night, in an order that runs it in-process (every step after what it needs).
 STEPS: tuple[Step, ...] = (
     Step("wait", "wait", per_feed=True, sensor=True, no_retry=(_FEED_MISSING,)),
-    Step("extract", "extract", _extracted, per_feed=True, after=("wait[feed]",), no_retry=(_FEED_ERROR,)),
+    Step("extract", "extract", _extracted, per_feed=True, after=("wait[feed]",),
+         no_retry=(_FEED_ERROR, _DRILL_ERROR)),
     # Freshness reads what earlier nights loaded, so it ends before tonight's first write; in the DAG it
     # runs beside the waits and extracts (which never open the warehouse): its dbt start-up is then off
     # the night's critical path. In-process it runs after the extracts: a bad feed stops the night first.
@@ -190,6 +198,9 @@ STEPS: tuple[Step, ...] = (
     Step("deliver_cases", "deliver cases", counts, after=("deliver_tickets", "write_cases"), action=True),
     Step("send_alerts", "alerts", counts,
          inputs=("create_tickets", "deliver_tickets", "check_breakers"), after=("deliver_cases",), action=True),
+    # Drills (docs/drills.md): how far and how fast the night took its drill, if it had one; last, so
+    # every step the drill goes through is done.
+    Step("follow_drill", "drill", _drill, after=("send_alerts",), action=True),
 )
 
 STEP_BY_ID: dict[str, Step] = {s.task_id: s for s in STEPS}

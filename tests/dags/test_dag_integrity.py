@@ -41,7 +41,7 @@ def test_nightly_dag_properties(dagbag):
 
 GATES = ("audit_raw", "audit_publish", "check_breakers")
 ACTIONS = ("publish", "write_cases", "close_tickets", "hr_events", "create_tickets", "deliver_tickets", "deliver_cases",
-           "send_alerts")
+           "send_alerts", "follow_drill")
 
 
 def upstream(dag, task_id: str) -> set[str]:
@@ -201,3 +201,19 @@ def test_the_urgent_dag_is_scheduled_on_an_asset_watched_in_the_triggerer(dagbag
     classpath, kwargs = triggers["hr_events_folder"].serialize()
     assert classpath.endswith("DirectoryFileDeleteTrigger") and kwargs["filename"] == "_READY"
     assert kwargs["directory"].endswith("hr_events")
+
+
+def test_the_drill_dag_is_monthly_thin_and_documented(dagbag):
+    """vigil_drill plans one drill a month (docs/drills.md): one task, its doc the module's, no I/O at import."""
+    dag = dagbag.dags["vigil_drill"]
+    assert dag.task_ids == ["plan_drill"] and dag.max_active_runs == 1 and dag.catchup is False
+    assert dag.timetable.expression == "0 12 1 * *"
+    assert "Vigil drill" in dag.doc_md and "dry-run sink" in dag.doc_md
+    code = (f"import sys, builtins\nsys.path.insert(0, {str(REPO / 'dags')!r})\nopened = []\n"
+            "real_open = builtins.open\nimport airflow.sdk\n"
+            "builtins.open = lambda f, *a, **k: (opened.append(str(f)), real_open(f, *a, **k))[1]\n"
+            "import vigil_drill\nprint([o for o in opened if 'landing' in o or 'drill.json' in o])\n"
+            "print([m for m in ('duckdb', 'vigil.ingest.drills') if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[-2:] == ["[]", "[]"]
+

@@ -44,7 +44,7 @@ def test_dag_test_runs_one_night_end_to_end(airflow_db, tmp_path, monkeypatch):
     from vigil.steps import task_graph
 
     # every task of the night ran and succeeded: one per feed (six, the optional ones absent) per per-feed step
-    assert set(states.values()) == {"success"} and set(states) == set(task_graph()) and len(states) == 31
+    assert set(states.values()) == {"success"} and set(states) == set(task_graph()) and len(states) == 32
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -109,3 +109,18 @@ def test_a_feed_missing_past_its_deadline_fails_the_wait_and_nothing_runs(airflo
         assert con.execute("SELECT count(*) FROM raw._vigil_loads").fetchall() == [(0,)]
     finally:
         con.close()
+
+
+def test_the_drill_dag_plans_the_next_nights_drill(airflow_db, tmp_path, monkeypatch):
+    import json
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("VIGIL_LANDING", str(tmp_path))
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["vigil_drill"]
+    end = dt.datetime(2026, 4, 1, 12, tzinfo=dt.timezone.utc)
+    run = dag.test(logical_date=end)
+    assert run.state == "success"
+    planned = json.loads((tmp_path / "drills" / "2026-04-01" / "drill.json").read_text())
+    assert planned["drill_id"].startswith("DRILL-") and planned["employee_id"].startswith("DRILL-")
+    assert planned["run_date"] == "2026-04-01"

@@ -36,12 +36,13 @@ EXPECTED_GRAPH = {
     "deliver_tickets": {"create_tickets"},
     "deliver_cases": {"deliver_tickets", "write_cases"},
     "send_alerts": {"check_breakers", "create_tickets", "deliver_tickets", "deliver_cases"},
+    "follow_drill": {"send_alerts"},
 }
 
 #: What `vigil run` prints and summary.json records, in order (vigil status and the benchmark read these names).
 IN_PROCESS = [*(f"extract {f}" for f in FEEDS), "source freshness", *(f"load {f}" for f in FEEDS), "audit raw",
               "dbt build", "audit publish", "circuit breakers", "publish", "cases", "close tickets", "hr events", "create tickets",
-              "deliver tickets", "deliver cases", "alerts"]
+              "deliver tickets", "deliver cases", "alerts", "drill"]
 
 
 def test_the_steps_make_the_night_everyone_knows():
@@ -64,7 +65,8 @@ def test_every_no_retry_error_names_an_exception_class():
             module, cls = ref.rsplit(".", 1)
             assert issubclass(getattr(importlib.import_module(module), cls), Exception), ref
             named.add(cls)
-    assert named == {"FeedMissing", "FeedError", "QualityGateFailed", "BreakerHold", "WarehouseMissing"}
+    assert named == {"FeedMissing", "FeedError", "DrillFileError", "QualityGateFailed", "BreakerHold",
+                     "WarehouseMissing"}
 
 
 def _settings(tmp_path) -> Settings:
@@ -87,7 +89,7 @@ def recorded(monkeypatch):
 
     for name in ("extract_feed", "check_source_freshness", "load_feed", "audit_raw", "build_models", "audit_publish",
                  "publish_night", "write_night_cases", "close_revocations", "reconcile_events", "issue_tickets", "deliver",
-                 "deliver_night_cases", "nightly_alerts"):
+                 "deliver_night_cases", "nightly_alerts", "follow_night_drill"):
         monkeypatch.setattr(pipeline, name, recorder(name, {"created": 2} if name == "issue_tickets" else None))
     monkeypatch.setattr(pipeline, "check_breakers", recorder("check_breakers", {"held": ["alert:x"]}))
     # the real steps, each describing its result in one word (the results above are not real ones)
@@ -103,8 +105,9 @@ def test_run_nightly_runs_exactly_the_steps_in_order(tmp_path, recorded):
         *(("extract_feed", f) for f in FEEDS), ("check_source_freshness", None), *(("load_feed", f) for f in FEEDS),
         ("audit_raw", None), ("build_models", None), ("audit_publish", None), ("check_breakers", None),
         ("publish_night", None), ("write_night_cases", None), ("close_revocations", None), ("reconcile_events", None),
-        ("issue_tickets", None), ("deliver", None), ("deliver_night_cases", None), ("nightly_alerts", None)]
-    alerts = recorded[-1][2]  # the alerts get the tickets' and the breakers' results
+        ("issue_tickets", None), ("deliver", None), ("deliver_night_cases", None), ("nightly_alerts", None),
+        ("follow_night_drill", None)]
+    alerts = recorded[-2][2]  # the alerts get the tickets' and the breakers' results
     assert alerts["created"]["created"] == 2 and alerts["breakers_out"]["held"] == ["alert:x"]
 
 

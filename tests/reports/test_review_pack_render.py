@@ -45,6 +45,8 @@ TABLES = {
     "Access certification": ["manager_id"], "DQ summary": ["layer"], "DQ failures": ["layer"],
     "Policy versions": ["policy_version"], "Rule versions": ["rule_id"],
     "Response SLA": ["kind"], "Oldest open cases": ["owner_team"], "Response by department": ["department"],
+    "Drills": ["drill_id", "kind", "night", "started_utc", "min_to_detect", "min_to_ticket", "min_to_ticket_delivered",
+               "min_to_case", "min_to_case_delivered", "min_to_alert"],
 }
 
 

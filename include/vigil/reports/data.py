@@ -332,6 +332,7 @@ def gather(warehouse_url: str, quarter: Quarter, *, run_id: str, viewer_role: st
         _data_quality(r, data)
         _methodology(r, data, variables)
         _response(r, data)
+        _drills(r, data)
     _cover_facts(data)
     return data
 
@@ -866,6 +867,36 @@ def _response(r: _Reader, data: ReviewData) -> None:
                    ["department", "days_to_acknowledge", "days_to_verified_closure", "share_within_sla",
                     "cross_department_completion", "open", "overdue"], by_dept,
                    note="Means over the quarter's cases (publish.pub_review_response_kpis); open and overdue on the as-of night."))
+
+
+#: The drill steps the Drills table times (vigil.actions.drills.STEPS), with their column names.
+DRILL_STEPS = (("detected", "min_to_detect"), ("ticket_issued", "min_to_ticket"),
+               ("ticket_delivered", "min_to_ticket_delivered"), ("case_opened", "min_to_case"),
+               ("case_delivered", "min_to_case_delivered"), ("alert_sent", "min_to_alert"))
+
+
+def _drills(r: _Reader, data: ReviewData) -> None:
+    """The quarter's drills (docs/drills.md): how long each step took from the drill's start, as the
+    night that ran it recorded (the audit event drill_result; the latest per drill). Drills are in no
+    other table of the pack and in no KPI."""
+    q, a = data.quarter, data.as_of
+    found = r.rows("SELECT occurred_at, details FROM audit.audit_log WHERE event = 'drill_result' "
+                   "AND run_date BETWEEN %s AND %s ORDER BY occurred_at", (q.start, a)) \
+        if r.has("audit.audit_log") else []
+    latest: dict[str, dict] = {}
+    for _, details in found:
+        d = json.loads(details)
+        latest[d["drill_id"]] = d
+    rows = []
+    for d in sorted(latest.values(), key=lambda d: (d["started_at"], d["drill_id"])):
+        secs = d.get("seconds_from_start") or {}
+        rows.append((d["drill_id"], d["kind"], dt.date.fromisoformat(d["run_date"]), d["started_at"][:19].replace("T", " "),
+                     *(round(secs[s] / 60, 1) if secs.get(s) is not None else None for s, _ in DRILL_STEPS)))
+    data.add(Table("Drills", f"Drills of {q.label}: minutes from the drill's start to each step",
+                   ["drill_id", "kind", "night", "started_utc", *(c for _, c in DRILL_STEPS)], rows,
+                   note="A drill's synthetic leaver (DRILL- ids) goes through the night's real rules; its ticket "
+                        "and case go to the drill channels or the dry-run sink, never to production; drills count "
+                        "in no KPI or other table. Blank: the step was not reached (docs/drills.md)."))
 
 
 def _plain(value) -> str:

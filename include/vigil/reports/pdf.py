@@ -830,6 +830,9 @@ def _response_section(st, data: ReviewData, avail: float) -> list:
     out += _section_table(st, data.tables["Oldest open cases"], avail)
     out.append(Paragraph("Per department", st.h2))
     out += _section_table(st, data.tables["Response by department"], avail, limit=None)
+    if "Drills" in data.tables:  # docs/drills.md: the quarter's drills, timed
+        out.append(Paragraph("Drills: the plan's practicality and speed", st.h2))
+        out += _section_table(st, data.tables["Drills"], avail, limit=None)
     return out
 
 

@@ -29,6 +29,7 @@ import duckdb
 
 from vigil.config import ConfigError, WarehouseUrl
 from vigil.ingest.contract import LINEAGE_COLUMNS, TABLES, TABLES_BY_FEED, Table, raw_table_ddl
+from vigil.ingest.drills import drill_rows, drill_tables
 from vigil.ingest.reader import StagedTable
 from vigil.store.audit import ensure_audit_log
 from vigil.store.ddl import needs_ddl
@@ -375,6 +376,26 @@ class Warehouse:
                 self._insert_rejected(con, feed, t.name, date, s, run_id, loaded_at)
                 results.append(TableLoad(t.name, s.rows, "loaded", stale, s.rejected_rows))
         return results
+
+    def inject_drill(self, feed: str, date: dt.date, drill, *, run_id: str, loaded_at: dt.datetime) -> int:
+        """Put night D's drill rows (vigil.ingest.drills) into `feed`'s raw partition of D, in one
+        transaction, replacing any the drill file put there before (a rerun adds nothing twice).
+        Their lineage names the drill file, never the bank's: ``_source_file`` drills/<D>/drill.json."""
+        source = f"drills/{date.isoformat()}/drill.json"
+        rows = drill_rows(drill, feed)
+        n = 0
+        with self.transaction() as con:
+            for t in drill_tables(feed):
+                con.execute(f"DELETE FROM {RAW_SCHEMA}.{t.raw_table} WHERE _feed_date = %s AND _source_file = %s",
+                            (date, source))
+                cols = _contract_columns(t) + ["_feed_date", "_source_file", "_source_sha256", "_source_line",
+                                               "_loaded_at", "_run_id"]
+                for i, row in enumerate(rows.get(t.name, []), start=1):
+                    values = [row[c.name] for c in t.columns] + [date, source, drill.sha256, i, loaded_at, run_id]
+                    con.execute(f"INSERT INTO {RAW_SCHEMA}.{t.raw_table} ({', '.join(cols)}) "
+                                f"VALUES ({', '.join(['%s'] * len(cols))})", tuple(values))
+                    n += 1
+        return n
 
     def discard_run(self, date: dt.date, run_id: str) -> list[str]:
         """Take back what run `run_id` loaded for night D, in one transaction: its rows of every raw

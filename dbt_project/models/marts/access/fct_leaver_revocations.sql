@@ -105,6 +105,7 @@ select
     case
         when is_revocation_time_unknown then 'disabled_when_first_seen'
     end as kpi_exclusion_reason,
+    {{ is_drill('employee_id') }} as is_drill,
     'AL-11' as rule_id,
     '{{ var("policy_version") }}' as policy_version,
     {{ run_date_sql() }} as as_of_date

@@ -39,6 +39,7 @@ revocations as (
         case when hours_to_revoke < 0 then 0 else hours_to_revoke end as hours_to_revoke
     from {{ ref('fct_leaver_revocations') }}
     where kpi_exclusion_reason is null
+        and not {{ is_drill('employee_id') }}  -- a drill's leaver never counts (docs/drills.md)
 
 ),
 
@@ -47,6 +48,7 @@ excluded as (
     select due_date, revoked_on
     from {{ ref('fct_leaver_revocations') }}
     where kpi_exclusion_reason is not null
+        and not {{ is_drill('employee_id') }}
 
 ),
 
@@ -80,6 +82,7 @@ assets as (
 
     select due_date, returned_date
     from {{ ref('fct_unreturned_assets') }}
+    where not {{ is_drill('employee_id') }}
 
 ),
 
@@ -97,6 +100,7 @@ logins as (
     select
         case when first_reported_on > login_date then first_reported_on else login_date end as counted_on
     from {{ ref('fct_post_termination_logins') }}
+    where not {{ is_drill('employee_id') }}
 
 ),
 

@@ -197,6 +197,7 @@ select
     cast(not is_open and closed_on <= due_by as {{ dbt.type_boolean() }}) as closed_within_sla,
     cast(n_episodes - 1 as {{ i }}) as n_reopened,
     cast(last_seen_on as date) as last_seen_on,
+    cast({{ is_drill('subject_id') }} as {{ dbt.type_boolean() }}) as is_drill,
     '{{ var("policy_version") }}' as policy_version,
     {{ run_date_sql() }} as as_of_date
 from ranked

@@ -34,14 +34,17 @@ cases as (
         opened_on, episode_started_on, due_by, sla_days, status, closed_at, is_overdue,
         {{ utc_date('acknowledged_at') }} as acknowledged_on
     from {{ ref('fct_cases') }}
+    where not {{ is_drill('subject_id') }}  -- a drill's case never counts (docs/drills.md)
 
 ),
 
 population as (
 
     select
-        (select count(*) from {{ ref('int_employees__with_status') }} where is_active) as n_employees,
-        (select count(*) from {{ ref('int_access__accounts') }} where is_enabled) as n_accounts
+        (select count(*) from {{ ref('int_employees__with_status') }}
+         where is_active and not {{ is_drill('employee_id') }}) as n_employees,
+        (select count(*) from {{ ref('int_access__accounts') }}
+         where is_enabled and not {{ is_drill('account_id') }}) as n_accounts
 
 ),
 

@@ -143,10 +143,15 @@ class AlertingConfig:
     storm_threshold: int = DEFAULT_STORM_THRESHOLD
     storm_per_kind: dict[str, int] = field(default_factory=dict)
     source: str | None = None
+    #: teams that receive drills' alerts (``drill: {teams: [...]}``, docs/drills.md); none: the dry-run sink
+    drill: tuple[str, ...] = ()
 
     @property
     def sends(self) -> bool:
         return bool(self.teams)
+
+    def drill_teams(self) -> list[Team]:
+        return [self.teams[n] for n in self.drill]
 
     def teams_for(self, kind: str, owner_team: str | None = None) -> list[Team]:
         """The teams an alert of `kind` goes to. A case alert names its case's owner team: when that team
@@ -174,7 +179,7 @@ class AlertingConfig:
     def from_dict(cls, data: dict, source: str | None = None) -> AlertingConfig:
         if not isinstance(data, dict):
             raise ConfigError("alerting config: expected a mapping at the top level")
-        _unknown("the top level", data, {"version", "storm", "smtp", "teams", "routing"})
+        _unknown("the top level", data, {"version", "storm", "smtp", "teams", "routing", "drill"})
         storm = data.get("storm") or {}
         _unknown("storm", storm, {"threshold", "per_kind"})
         threshold = int(storm.get("threshold", DEFAULT_STORM_THRESHOLD))
@@ -251,7 +256,29 @@ class AlertingConfig:
         smtp = SmtpSettings.from_dict(data["smtp"]) if data.get("smtp") else None
         if smtp is None and any(t.email for t in teams.values()):
             raise ConfigError("alerting config: teams have email addresses but there is no smtp section")
-        return cls(teams, routing, default, smtp, threshold, per_kind, source)
+        drill = _drill_teams(data.get("drill"), teams, routing, default)
+        return cls(teams, routing, default, smtp, threshold, per_kind, source, drill)
+
+
+def _drill_teams(spec, teams: dict, routing: dict, default: tuple) -> tuple[str, ...]:
+    """``drill: {teams: [...]}``: teams that take drills' alerts and no production alert, so a drill
+    never reaches a real distribution list."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, dict):
+        raise ConfigError("alerting config: drill must be a mapping (teams)")
+    _unknown("drill", spec, {"teams"})
+    names = spec.get("teams") or ()
+    names = (names,) if isinstance(names, str) else tuple(str(n) for n in names)
+    production = set(default).union(*routing.values()) if routing else set(default)
+    production |= {t.escalate_to for t in teams.values() if t.escalate_to}  # case claims escalate there
+    for n in names:
+        if n not in teams:
+            raise ConfigError(f"alerting config: drill names unknown team {n!r}")
+        if n in production:
+            raise ConfigError(f"alerting config: drill team {n!r} also receives production alerts; a drill's "
+                              f"teams must receive drills only")
+    return names
 
 
 def load_config(path: Path | str | None) -> AlertingConfig:

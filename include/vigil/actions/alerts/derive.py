@@ -51,6 +51,7 @@ from vigil.actions.alerts.model import (
     make_alert_id,
     sort_key,
 )
+from vigil.config import is_drill_id
 from vigil.store.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -383,10 +384,10 @@ def _cases(r: _Reader, d: dt.date, run_id: str) -> list[Alert]:
                          (d,))
     go_live = r.rows("SELECT count(*) AS n FROM {s}.pub_cases WHERE as_of_date = %s AND opened_on < %s", (d, d))
     if go_live and go_live[0]["n"] == 0:  # every case opened tonight: the go-live night
-        cases = r.rows("SELECT case_id, kind, owner_team, due_by FROM {s}.pub_cases "
+        cases = r.rows("SELECT case_id, kind, owner_team, due_by, subject_id FROM {s}.pub_cases "
                        "WHERE as_of_date = %s AND status <> 'closed_verified' ORDER BY owner_team, case_id", (d,))
         by_team: dict[str, list[dict]] = {}
-        for c in cases:
+        for c in (c for c in cases if not is_drill_id(c["subject_id"])):  # a drill's case: docs/drills.md
             by_team.setdefault(c["owner_team"], []).append(c)
         out = []
         for team, rows in sorted(by_team.items()):
@@ -402,6 +403,8 @@ def _cases(r: _Reader, d: dt.date, run_id: str) -> list[Alert]:
                 title=f"{len(rows)} open cases for team {team} ({overdue} past due): see cases/{d.isoformat()}/cases.jsonl",
             ))
         return out
+    drills = {c["case_id"] for c in r.rows("SELECT case_id, subject_id FROM {s}.pub_cases WHERE as_of_date = %s",
+                                           (d,)) if is_drill_id(c["subject_id"])}
     out = []
     for e in escalations:
         overdue = e["escalation"] == "overdue"
@@ -409,7 +412,8 @@ def _cases(r: _Reader, d: dt.date, run_id: str) -> list[Alert]:
             kind=CASE_OVERDUE if overdue else CASE_CLAIM_UNVERIFIED,
             severity="high" if e["priority"] == "P1" else "medium", subject_type="case", subject_id=e["case_id"],
             facts={"owner_team": e["owner_team"], "case_kind": e["kind"], "due_by": e["due_by"], "days": e["days"],
-                   "priority": e["priority"], "alert_key": e["alert_key"]},
+                   "priority": e["priority"], "alert_key": e["alert_key"],
+                   **({"is_drill": True} if e["case_id"] in drills else {})},  # routed to the drill teams only
             identity=e["alert_key"], run_id=run_id, run_date=d,
             title=(f"Case {e['case_id']} ({e['kind']}) of team {e['owner_team']} is {e['days']} days past due"
                    if overdue else

@@ -41,7 +41,7 @@ from vigil.actions.alerts.model import (
     sort_key,
 )
 from vigil.actions.alerts.render import chat_payloads, digest_message
-from vigil.config import ConfigError
+from vigil.config import ConfigError, is_drill_id
 from vigil.store.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ def dispatch_alerts(warehouse_url: str, alerts: list, *, run_date, run_id: str, 
     cfg = load_config(config_path)
     now = now or dt.datetime.now(dt.timezone.utc)
     counts = DispatchCounts()
+    sink_rows: list[Alert] = []
     unique: dict[str, Alert] = {}
     for a in alerts:
         a = a if isinstance(a, Alert) else Alert.from_dict(a)
@@ -124,9 +125,19 @@ def dispatch_alerts(warehouse_url: str, alerts: list, *, run_date, run_id: str, 
         counts.new, counts.already_sent = len(fresh), len(unique) - len(fresh)
         tonight = Counter(r["kind"] for r in ledger.night_rows(wh, con, run_date) if r["kind"] != ALERT_STORM)
         by_kind: dict[str, list[Alert]] = {}
+        drills = [a for a in fresh if is_drill_alert(a)]  # docs/drills.md: never a production team
         for a in fresh:
-            by_kind.setdefault(a.kind, []).append(a)
+            if not is_drill_alert(a):
+                by_kind.setdefault(a.kind, []).append(a)
         rows: list[tuple] = []
+        for a in drills:
+            teams = cfg.drill_teams()
+            dests = [f"{t.name}/{c}" for t in teams for c in t.destinations
+                     if c == "email" or t.webhook.wants(a.severity)]
+            rows.append(_row(a, run_date, "routed" if dests else DRILL_SINK_STATUS, None, [t.name for t in teams],
+                             dests, now))
+            if not dests:
+                sink_rows.append(a)
         for kind, members in sorted(by_kind.items()):
             threshold = cfg.threshold_for(kind)
             if kind != ALERT_STORM and tonight[kind] + len(members) > threshold:
@@ -146,11 +157,15 @@ def dispatch_alerts(warehouse_url: str, alerts: list, *, run_date, run_id: str, 
         ledger.insert_alerts(con, rows)
         counts.recorded = len(rows)
 
+    if sink_rows:
+        write_jsonl(drill_sink_path(out, run_date), [
+            {"payload": a.to_json(), "status": DRILL_SINK_STATUS, "collapsed_into": None, "teams": ""}
+            for a in sink_rows], append=True)
     if cfg.sends:
         _send_owed(wh, cfg, run_date, run_id, counts)
     elif any(r[7] == "routed" for r in rows):  # pragma: no cover - routed implies a config
         counts.warnings.append("alerts routed but no configuration to send them")
-    elif rows:  # said plainly in the run output: written to alerts.jsonl, sent to nobody
+    elif rows and any(r[7] != DRILL_SINK_STATUS for r in rows):  # said plainly in the run output: written to alerts.jsonl, sent to nobody
         counts.warnings.append(f"{len(rows)} alert{'s' if len(rows) != 1 else ''} written but not sent: "
                                "no alerting configuration (--alerting-config or VIGIL_ALERTING_CONFIG)")
 
@@ -223,9 +238,25 @@ def _send_owed(wh: Warehouse, cfg: AlertingConfig, run_date: dt.date, run_id: st
     counts.delivered = len({r["alert_id"] for r in owed} - still)
 
 
-def write_jsonl(path: Path, night: list[dict]) -> Path:
-    """The night's alerts, one JSON object per line, in a stable order; written atomically."""
-    lines = []
+def is_drill_alert(a: Alert) -> bool:
+    """A drill's alert (docs/drills.md): its subject, the employee it names, or its case is a drill's."""
+    return is_drill_id(a.subject_id) or is_drill_id((a.facts or {}).get("employee_id")) \
+        or (a.facts or {}).get("is_drill") is True
+
+
+#: A drill's alert with no drill team configured: written to the dry-run sink, sent to nobody.
+DRILL_SINK_STATUS = "drill_sink"
+
+
+def drill_sink_path(out: Path, run_date: dt.date) -> Path:
+    """The drills' dry-run sink for alerts (docs/drills.md): <out>/drills/sink/alerts/<D>/alerts.jsonl."""
+    return Path(out) / "drills" / "sink" / "alerts" / run_date.isoformat() / "alerts.jsonl"
+
+
+def write_jsonl(path: Path, night: list[dict], *, append: bool = False) -> Path:
+    """The night's alerts, one JSON object per line, in a stable order; written atomically (``append``:
+    added to what the file holds, for the drills' sink)."""
+    lines = path.read_text(encoding="utf-8").splitlines() if append and path.is_file() else []
     records = []
     for r in night:
         alert = Alert.from_dict(json.loads(r["payload"]))

@@ -19,13 +19,13 @@ import logging
 import re
 from pathlib import Path
 
-from vigil.actions.delivery.config import DeliveryConfig, load_delivery_config, team_slug
+from vigil.actions.delivery.config import DeliveryConfig, drill_channels, load_delivery_config, team_slug
 from vigil.actions.delivery.outbox import (
     Clock, DocumentKind, attempts_ddl, deliver_outbox, idempotency_key_for, insert, outbox_columns, outbox_ddl,
     outbox_id_for, rows, tables_of,
 )
 from vigil.actions.delivery.wire import canonical_json, sha256_hex
-from vigil.config import Settings
+from vigil.config import Settings, is_drill_id
 from vigil.store.ddl import needs_ddl
 from vigil.store.warehouse import Warehouse
 
@@ -291,7 +291,10 @@ def _queue(wh: Warehouse, docs: list[dict], config: DeliveryConfig | None, day: 
                 new += 1
                 doc_rows.append((doc["case_id"], doc["revision"], doc["owner_team"], doc["priority"], doc["due_by"],
                                  doc["status"], day, payload, sha, now))
-            channels = config.case_channels_for(team_slug(doc["owner_team"])) if config else []
+            if is_drill_id(doc["subject_id"]):  # a drill's case (docs/drills.md): drill channels or the dry-run sink only
+                channels = drill_channels(config)
+            else:
+                channels = config.case_channels_for(team_slug(doc["owner_team"])) if config else []
             if not channels:
                 unrouted.append(doc["case_id"])
             for ch in channels:  # a channel added to the config later still gets its rows
@@ -332,7 +335,7 @@ def deliver_cases(settings: Settings, day: dt.date, *, now: dt.datetime | None =
     if queued["refused"]:
         warnings.append(f"{len(queued['refused'])} case revision(s) refused: their content changed under a "
                         f"revision already queued")
-    if config is None and not _waiting(wh):
+    if config is None and not _waiting(wh):  # (drills' rows for the dry-run sink are sent without one)
         sent = {"delivered": 0, "rescheduled": 0, "requests": 0, "files_written": 0, "dead_letters": [],
                 "outbox": {}}
     else:

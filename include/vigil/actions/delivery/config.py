@@ -5,6 +5,9 @@ Named channels (``type: scim | webhook | filedrop``) and a mapping ``systems: {s
 names]}``; ``default:`` serves systems not listed (without it they are "unrouted" and alerted).
 ``cases: {default: [channel names], owner_teams: {team: [channel names]}}`` routes case documents
 (webhook and filedrop channels only: SCIM changes accounts, a case is not an account change).
+``drill: {channels: [channel names]}`` is where a drill's tickets and cases go (docs/drills.md):
+webhook or filedrop channels serving nothing else; without it they go to the dry-run file sink
+``<out>/drills/sink/`` (channel DRILL_SINK). A drill's documents never reach a production channel.
 Secrets never live in the file: ``token_env`` / ``secret_env`` name an environment variable and
 ``token_conn`` / ``secret_conn`` an Airflow connection (its password). Both are resolved only
 when a delivery needs them.
@@ -163,6 +166,12 @@ class DeliveryConfig:
     case_default: tuple[str, ...] = ()
     case_teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    drill: tuple[str, ...] = ()
+
+    def drill_channels(self) -> list[Channel]:
+        """Where a drill's tickets and cases go: ``drill.channels``, else the dry-run sink."""
+        return [self.channels[n] for n in self.drill] or [DRY_RUN_SINK]
+
     def channels_for(self, system: str) -> list[Channel]:
         names = self.systems.get(system, self.default)
         return [self.channels[n] for n in names]
@@ -176,7 +185,7 @@ class DeliveryConfig:
     def from_dict(cls, data: dict, source: str | None = None) -> DeliveryConfig:
         if not isinstance(data, dict):
             raise ConfigError("delivery config: expected a mapping at the top level")
-        unknown = set(data) - {"version", "defaults", "channels", "systems", "default", "cases"}
+        unknown = set(data) - {"version", "defaults", "channels", "systems", "default", "cases", "drill"}
         if unknown:
             raise ConfigError(f"delivery config: unknown keys {sorted(unknown)}")
         policy = Policy.from_dict(data.get("defaults"))
@@ -184,6 +193,8 @@ class DeliveryConfig:
         for name, spec in (data.get("channels") or {}).items():
             if not SAFE_NAME.match(str(name)):
                 raise ConfigError(f"delivery config: bad channel name {name!r}")
+            if str(name) == DRY_RUN_SINK.name:
+                raise ConfigError(f"delivery config: channel name {name!r} is reserved for the drills' dry-run sink")
             spec = dict(spec or {})
             ctype = spec.pop("type", None)
             if ctype not in CHANNEL_TYPES:
@@ -208,7 +219,53 @@ class DeliveryConfig:
             if n not in channels:
                 raise ConfigError(f"delivery config: default uses unknown channel {n!r}")
         case_default, case_teams = _case_routes(data.get("cases"), channels, systems, default)
-        return cls(channels, systems, default, policy, source, case_default, case_teams)
+        drill = _drill_routes(data.get("drill"), channels, systems, default, case_default, case_teams)
+        channels[DRY_RUN_SINK.name] = DRY_RUN_SINK  # so rows queued for it are delivered whatever the file says
+        return cls(channels, systems, default, policy, source, case_default, case_teams, drill)
+
+    @classmethod
+    def dry_run_only(cls) -> DeliveryConfig:
+        """No delivery configuration: only a drill's documents are delivered, to the dry-run sink."""
+        return cls({DRY_RUN_SINK.name: DRY_RUN_SINK}, {})
+
+
+#: Where a drill's tickets and cases go when the configuration names no drill channel (or there is
+#: none): files under <out>/drills/sink/<system or "cases">/<D>/, never a production system.
+DRY_RUN_SINK = Channel("drill-dry-run", "filedrop", {"root": "drills/sink", "path": "{system}/{run_date}"}, Policy())
+
+
+def drill_channels(config: DeliveryConfig | None) -> list[Channel]:
+    """The channels of a drill's tickets and cases (docs/drills.md): the ``drill:`` section's, else
+    the dry-run sink; with no configuration at all, the sink."""
+    return config.drill_channels() if config is not None else [DRY_RUN_SINK]
+
+
+def _drill_routes(spec, channels: dict[str, Channel], systems: dict, default: tuple, case_default: tuple,
+                  case_teams: dict) -> tuple[str, ...]:
+    """``drill: {channels: [...]}``: webhook or filedrop channels that serve no production route, so
+    a drill can never reach an IAM system or the ITSM's production queue."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, dict):
+        raise ConfigError("delivery config: drill must be a mapping (channels)")
+    unknown = set(spec) - {"channels"}
+    if unknown:
+        raise ConfigError(f"delivery config: unknown keys {sorted(unknown)} in drill")
+    names = _names(spec.get("channels"))
+    production = set(default) | set(case_default)
+    for group in (*systems.values(), *case_teams.values()):
+        production |= set(group)
+    for n in names:
+        ch = channels.get(n)
+        if ch is None:
+            raise ConfigError(f"delivery config: drill uses unknown channel {n!r}")
+        if ch.type not in CASE_CHANNEL_TYPES:
+            raise ConfigError(f"delivery config: drill uses channel {n!r} of type {ch.type}; a drill never "
+                              f"changes accounts: {' or '.join(CASE_CHANNEL_TYPES)} channels only")
+        if n in production:
+            raise ConfigError(f"delivery config: drill channel {n!r} also serves production tickets or cases; "
+                              f"a drill's channels must serve drills only")
+    return names
 
 
 def _names(value) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ from typing import Callable
 
 import httpx
 
-from vigil.actions.delivery.config import Channel, DeliveryConfig, Policy
+from vigil.actions.delivery.config import DRY_RUN_SINK, Channel, DeliveryConfig, Policy
 from vigil.actions.delivery.files import write_drop
 from vigil.actions.delivery.http import Call, SendResult, redact
 from vigil.actions.delivery.retry import attempt_with_retries, backoff_delay
@@ -369,6 +369,8 @@ def deliver_outbox(kind: DocumentKind, wh: Warehouse, config: DeliveryConfig | N
     result = {"run_id": run_id, "claimed": 0, "delivered": 0, "rescheduled": 0, "requests": 0, "files_written": 0,
               **{c: 0 for c in kind.counters}, "dead_letters": [], "by_target": {}}
     targets = pending_targets(kind, wh)
+    if config is None and targets and set(targets) <= {DRY_RUN_SINK.name}:
+        config = DeliveryConfig.dry_run_only()  # only drills' documents wait: they go to the dry-run sink
     if config is None:
         if targets:
             raise ConfigError(f"{kind.name} outbox rows are waiting but no delivery configuration is set "

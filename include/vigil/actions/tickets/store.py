@@ -20,12 +20,13 @@ import json
 import logging
 from pathlib import Path
 
-from vigil.actions.delivery.config import DeliveryConfig, load_delivery_config
+from vigil.actions.delivery.config import DeliveryConfig, drill_channels, load_delivery_config
 from vigil.actions.delivery.files import atomic_write
 from vigil.actions.delivery.outbox import (
     attempt_columns, attempts_ddl, idempotency_key_for, insert, outbox_columns, outbox_ddl, outbox_id_for, rows,
 )
 from vigil.actions.tickets import model
+from vigil.config import is_drill_id
 from vigil.store.audit import append_audit_events, ensure_audit_log
 from vigil.store.ddl import needs_ddl
 from vigil.store.warehouse import Warehouse
@@ -384,7 +385,7 @@ def _new_ticket_rows(new: list, config: DeliveryConfig | None, run_id: str, run_
             model.canonical_json(doc["evidence"]["input_hashes"]), c.content_sha256, payload, now, "created",
             now, None,
         ))
-        channels = config.channels_for(doc["system"]) if config else []
+        channels = _channels(config, doc)
         if not channels:
             unrouted.append(doc["ticket_id"])
             unrouted_systems[doc["system"]] = unrouted_systems.get(doc["system"], 0) + 1
@@ -400,6 +401,14 @@ def _new_ticket_rows(new: list, config: DeliveryConfig | None, run_id: str, run_
                                   "channels": [ch.name for ch in channels], "actions": len(doc["actions"])},
         ))
     return ticket_rows, outbox_rows, events, unrouted, unrouted_systems
+
+
+def _channels(config: DeliveryConfig | None, doc: dict) -> list:
+    """A ticket's channels: its system's; a drill's (DRILL- employee, docs/drills.md) only the drill
+    channels or the dry-run sink, never a production IAM system or ITSM."""
+    if is_drill_id(doc["employee_id"]):
+        return drill_channels(config)
+    return config.channels_for(doc["system"]) if config else []
 
 
 def _audit_for(doc: dict, event: str, *, outcome=None, details=None, event_id=None, actor: str = ACTOR,
@@ -461,7 +470,7 @@ def create_tickets(warehouse_url: str, run_date: dt.date, run_id: str, *, out: P
             revision_rows.append((doc["ticket_id"], rev, doc["priority"],
                                   dt.datetime.fromisoformat(doc["due_by"].replace("Z", "+00:00")), payload,
                                   model.sha256_hex(payload), why, run_id, run_date, now))
-            channels = config.channels_for(doc["system"]) if config else []
+            channels = _channels(config, doc)
             for ch in channels:
                 obx = outbox_id_for(doc["ticket_id"], ch.name, rev)
                 outbox_rows.append((

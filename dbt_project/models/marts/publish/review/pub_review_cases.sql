@@ -9,6 +9,7 @@
     )
 }}
 
+{#- a drill's case is in the pack's Drills table only (docs/drills.md) -#}
 {{ review_slice(ref('pub_cases'), [
     'case_id', 'kind', 'owner_team', 'opened_on', 'due_by', 'priority', 'status', 'closed_at', 'policy_version'
-]) }}
+], where=is_drill_negated('subject_id')) }}
