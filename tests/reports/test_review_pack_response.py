@@ -14,7 +14,7 @@ Q = Quarter.parse("2026Q1")
 
 
 def _case(n, kind, team, opened, due, status="open", closed=None):
-    return (f"VCS-{n:032x}", kind, team, opened, due, "P2", status, closed, A)
+    return (A, f"VCS-{n:032x}", kind, team, opened, due, "P2", status, closed)
 
 
 def test_response_tables_count_what_was_published_on_the_as_of_night(tmp_path):
@@ -31,10 +31,11 @@ def test_response_tables_count_what_was_published_on_the_as_of_night(tmp_path):
     wh = Warehouse.open(url)
     with wh.transaction() as con:
         con.execute("CREATE SCHEMA publish")
-        con.execute("CREATE TABLE publish.pub_cases (case_id VARCHAR, kind VARCHAR, owner_team VARCHAR, opened_on DATE, "
-                    "due_by DATE, priority VARCHAR, status VARCHAR, closed_at DATE, as_of_date DATE)")
-        for r in rows:
-            con.execute("INSERT INTO publish.pub_cases VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", r)
+        # the quarter-end slice the pack reads (pub_review_cases); a slice of another night must not count
+        con.execute("CREATE TABLE publish.pub_review_cases (snapshot_date DATE, case_id VARCHAR, kind VARCHAR, "
+                    "owner_team VARCHAR, opened_on DATE, due_by DATE, priority VARCHAR, status VARCHAR, closed_at DATE)")
+        for r in rows + [(d(2025, 12, 31), *_case(99, "orphan_account", "iam", d(2025, 12, 1), d(2025, 12, 3))[1:])]:
+            con.execute("INSERT INTO publish.pub_review_cases VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", r)
     data = ReviewData(quarter=Q, as_of=A, complete=True, engine="duckdb", run_id="r", generated_at=dt.datetime.now(),
                       viewer_role=None, identified=False)
     with wh.connection() as con:
