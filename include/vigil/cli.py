@@ -564,6 +564,7 @@ def cmd_drill(args) -> int:
         raise UsageError(f"--system {args.system!r}: a system name is letters, digits, '_', '.', '-'")
     if not Path(str(settings.landing)).is_dir():
         raise UsageError(f"--landing {settings.landing}: no such directory (the landing directory the night reads)")
+    _refuse_a_night_that_ran(settings, day)
     drill = new_drill(day, now=now, system=args.system)
     try:
         path = write_drill(settings.landing, drill)
@@ -574,6 +575,21 @@ def cmd_drill(args) -> int:
                   f"its tickets and cases go to the delivery config's drill channels (else "
                   f"{Path(settings.out) / 'drills' / 'sink'}), its alerts to the drill teams (else the same sink)")
     return EXIT_OK
+
+
+def _refuse_a_night_that_ran(settings: Settings, day: dt.date) -> None:
+    """A drill goes into a night that has not run yet: a rerun of a loaded night folds nothing new into
+    the incremental models (vigil.store.incremental), so the drill's leaver would never be detected."""
+    try:
+        require_warehouse(settings.warehouse, settings.warehouse_display)
+    except WarehouseMissing:
+        return  # no warehouse yet: no night has run
+    wh = Warehouse.open(settings.warehouse)
+    with wh.connection() as con:
+        ran = wh.scalar(con, "SELECT count(*) FROM raw._vigil_loads WHERE feed_date = %s", (day,))
+    if ran:
+        raise UsageError(f"night {day} has already run (its feeds are loaded): a drill goes into a night that has "
+                         f"not run yet; plan it for a later night (--date)")
 
 
 def cmd_review(args) -> int:

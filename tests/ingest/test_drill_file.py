@@ -120,3 +120,26 @@ def test_vigil_drill_plans_once_and_says_where(tmp_path, capsys):
     assert main(["drill", "--landing", str(tmp_path / "nope")]) == 2
     assert main(["drill", "--landing", str(tmp_path), "--date", "2026-03-05", "--system", "A D"]) == 2
     assert main(["drill", "--landing", str(tmp_path), "--date", "2026-13-01"]) == 2
+
+
+@pytest.mark.parametrize("loaded_night, refused", [(D - dt.timedelta(days=1), False), (D, True)])
+def test_vigil_drill_refuses_a_night_that_has_already_run(tmp_path, capsys, loaded_night, refused):
+    """A rerun of a loaded night folds nothing new into the incremental models, so a drill added to it
+    would never be detected: `vigil drill` plans only nights that have not run (the night before: fine)."""
+    import duckdb
+
+    from vigil.cli import main
+
+    wh = tmp_path / "vigil.duckdb"
+    assert main(["init", "--warehouse", str(wh)]) == 0
+    con = duckdb.connect(str(wh))
+    con.execute("INSERT INTO raw._vigil_loads (feed, table_name, feed_date, source_file, source_sha256, row_count, "
+                "stale, run_id, loaded_at) VALUES ('hr', 'employees', ?, 'hr/x/employees.csv', 'x', 1, false, 'r', now())",
+                [loaded_night])
+    con.close()
+    capsys.readouterr()
+    code = main(["drill", "--landing", str(tmp_path), "--warehouse", str(wh), "--date", D.isoformat()])
+    err = capsys.readouterr().err.strip()
+    assert code == (2 if refused else 0)
+    assert ("has already run" in err and "\n" not in err) if refused else err == ""
+    assert drill_path(tmp_path, D).exists() is not refused
