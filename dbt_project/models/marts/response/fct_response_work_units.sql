@@ -1,6 +1,7 @@
 -- One row per unit of response work, as of run_date: each single-item case of fct_cases, and each
 -- item of a multi-item case (fct_case_items: a leaver's departure plan). What the
--- cross_department_completion KPI counts (fct_response_kpis; docs/cases.md, "Response KPIs").
+-- cross_department_completion KPI counts (fct_response_kpis; docs/cases.md, "Response KPIs"). A
+-- drill's case is no unit of work.
 --   is_cross_department  owned by a team other than the one whose feed detected it
 --   kpi_due_by           the due date measured from Vigil's opening: the later of due_by and
 --                        opened_on + sla_days. An item whose condition began before Vigil opened it
@@ -14,6 +15,7 @@ with cases as (
     select case_id, kind, owner_team, coalesce(department, 'unassigned') as department, detected_by_team,
         opened_on, due_by, sla_days, closed_at
     from {{ ref('fct_cases') }}
+    where not {{ is_drill('subject_id') }}  -- a drill's case (and its items) never counts (docs/drills.md)
 
 ),
 
