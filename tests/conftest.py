@@ -43,6 +43,14 @@ def pg_url():
         yield url
 
 
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request, tmp_path):
+    """A new, empty warehouse on each engine: a DuckDB file path, then a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_url")
+    return str(tmp_path / "wh.duckdb")
+
+
 @pytest.fixture
 def night(settings) -> Path:
     """A valid minimal night for D in the settings' landing directory."""

@@ -58,12 +58,6 @@ def lines(out, night) -> list[dict]:
     return [json.loads(x) for x in cases_path(out, night).read_text().splitlines()]
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def url(request, tmp_path):
-    if request.param == "duckdb":
-        yield str(tmp_path / "wh.duckdb")
-    else:
-        yield request.getfixturevalue("pg_url")
 
 
 def test_go_live_writes_every_open_case_once_with_a_valid_document_and_one_digest_per_team(url, tmp_path):

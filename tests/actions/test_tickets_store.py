@@ -32,11 +32,6 @@ NIGHT = [
 NOTICES = [Notice("E300", "AD", "ad-300", "domain_admin"), Notice("E300", "AD", "ad-300", "schema_admin")]
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "postgres":
-        return request.getfixturevalue("pg_url")
-    return str(tmp_path / "wh.duckdb")
 
 
 @pytest.fixture

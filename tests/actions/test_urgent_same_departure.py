@@ -30,11 +30,6 @@ NOW = dt.datetime(2026, 3, 3, 0, 30, tzinfo=UTC)
 WINDOW = 3
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "postgres":
-        return request.getfixturevalue("pg_url")
-    return str(tmp_path / "wh.duckdb")
 
 
 @pytest.fixture

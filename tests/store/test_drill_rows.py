@@ -16,12 +16,6 @@ from vigil.store.warehouse import Warehouse
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "duckdb":
-        yield str(tmp_path / "vigil.duckdb")
-    else:
-        yield request.getfixturevalue("pg_url")
 
 
 def test_drill_rows_join_the_night_with_their_own_lineage_once(url, tmp_path):
