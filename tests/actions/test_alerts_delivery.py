@@ -12,8 +12,6 @@ import email.policy
 import json
 import logging
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jsonschema
@@ -21,6 +19,7 @@ import pytest
 import yaml
 
 from fixtures.nights import REPO, raw_pii_values
+from fixtures.servers import WebhookSink
 from vigil.actions.alerts import (
     Alert,
     alerts_path,
@@ -84,46 +83,6 @@ class SmtpSink:
 
     def parsed(self) -> list[email.message.EmailMessage]:
         return [email.message_from_bytes(m["data"], policy=email.policy.default) for m in self.messages]
-
-
-class WebhookSink:
-    """An HTTP server on loopback recording JSON posts; answers with queued statuses (then 200)."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.responses: list[tuple[int, dict]] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                sink.requests.append({"path": self.path, "content_type": self.headers.get("Content-Type"),
-                                      "body": body})
-                status, headers = sink.responses.pop(0) if sink.responses else (200, {})
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def payloads(self, path: str) -> list[dict]:
-        return [json.loads(r["body"]) for r in self.requests if r["path"] == path]
 
 
 # Independent schemas of what Slack incoming webhooks (Block Kit) and Teams workflows (Adaptive

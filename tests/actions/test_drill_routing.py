@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
+from fixtures.servers import WebhookSink
 from vigil.actions.alerts import Alert, dispatch_alerts
 from vigil.actions.alerts.config import AlertingConfig
 from vigil.actions.delivery.config import DRY_RUN_SINK, DeliveryConfig, drill_channels
@@ -74,34 +73,6 @@ def test_the_dry_run_sinks_name_is_reserved():
 # --------------------------------------------------------------------------- alerts
 
 
-class _Hooks:
-    """Chat webhooks on loopback: what each path received."""
-
-    def __init__(self):
-        self.bodies: dict[str, list[str]] = {}
-        hooks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                hooks.bodies.setdefault(self.path, []).append(body.decode())
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _login(employee_id: str) -> Alert:
     return Alert.build(kind="post_termination_login", severity="critical", subject_type="employee",
                        subject_id=employee_id, facts={"system": "AD"}, identity=f"AL-03:{employee_id}",
@@ -136,22 +107,19 @@ def test_what_counts_as_a_drill_alert():
 
 @pytest.mark.parametrize("drill_team", [True, False])
 def test_a_drill_alert_reaches_the_drill_team_or_the_sink_never_a_production_team(tmp_path, monkeypatch, drill_team):
-    hooks = _Hooks()
-    try:
+    with WebhookSink() as hooks:
         cfg = _alerting(tmp_path, hooks.url, monkeypatch, drill_team)
         out = tmp_path / "out"
         result = dispatch_alerts(str(tmp_path / "ledger.duckdb"), [_login("E100"), _login("DRILL-E1")], run_date=D,
                                  run_id="r", out=out, config_path=cfg)
-    finally:
-        hooks.close()
-    prod = "".join(hooks.bodies.get("/prod", []))
+    prod = hooks.bodies("/prod")
     assert "E100" in prod and "DRILL-" not in prod  # production got its alert and nothing of the drill
     sink = out / "drills" / "sink" / "alerts" / D.isoformat() / "alerts.jsonl"
     if drill_team:
-        assert "DRILL-E1" in "".join(hooks.bodies["/drill"]) and "E100" not in "".join(hooks.bodies["/drill"])
+        assert "DRILL-E1" in hooks.bodies("/drill") and "E100" not in hooks.bodies("/drill")
         assert not sink.exists()
     else:
-        assert "/drill" not in hooks.bodies
+        assert hooks.bodies("/drill") == ""
         (line,) = sink.read_text().splitlines()
         assert json.loads(line)["subject_id"] == "DRILL-E1" and json.loads(line)["status"] == "drill_sink"
     assert result["unrouted"] == 0 and result["failed"] == 0
