@@ -30,8 +30,10 @@ demo-urgent: install
 	@[ -f $(DEMO)/warehouse/vigil.duckdb ] || $(MAKE) demo
 	DEMO=$(DEMO) $(BIN)/python scripts/demo_urgent.py
 
+# On both cores: pytest-xdist, one work unit per test file (tests/conftest.py). For your own loop:
+#   .venv/bin/python -m pytest -m "not slow"      (a single file or -k runs in one process)
 test: install services
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The nightly DAG under Airflow itself, on the demo data (run `make demo` first).
 AIRFLOW_ENV = AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \

@@ -21,6 +21,25 @@ os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFL
 os.environ.pop("VIGIL_PSEUDONYMISATION_KEY", None)  # each test states the key it uses
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs on both cores (pytest-xdist, --dist loadgroup): one work unit per test file, so
+    a file's module fixtures are built once; the files that start a real Airflow share one unit, so two
+    Airflows never fight over two cores; the units with the most slow tests go first, so both workers
+    finish together."""
+    if config.getoption("dist", "no") == "no":
+        return
+    unit_of = {}
+    for item in items:
+        unit = "realairflow" if item.get_closest_marker("realairflow") else item.nodeid.split("::")[0]
+        unit_of[item.nodeid] = unit
+        item.add_marker(pytest.mark.xdist_group(unit))
+    slow = {}
+    for item in items:
+        slow[unit_of[item.nodeid]] = slow.get(unit_of[item.nodeid], 0) + bool(item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[unit_of[item.nodeid]])
+
+
 @pytest.fixture
 def settings(tmp_path):
     from vigil.config import Settings

