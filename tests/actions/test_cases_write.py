@@ -108,6 +108,33 @@ def test_later_nights_write_only_changes_and_a_rerun_writes_the_same_file(url, t
     jsonschema.validate(b, SCHEMA)
 
 
+def test_a_backfilled_earlier_night_never_reuses_a_revision_nor_sends_an_older_state(url, tmp_path):
+    """D0 and D2 ran; D1 was missed and is backfilled afterwards. The ITSM already holds D2's state, so
+    D1 sends no case the later night has written (no revision number taken twice, no regression to an
+    older state), and still sends a case that only it knows of."""
+    d2 = D1 + dt.timedelta(days=1)
+    publish(url, D0, [case(A)])
+    write_cases(url, D0, "run-0", out=tmp_path, now=NOW)
+    publish(url, d2, [case(A, priority="P1", as_of=d2)])
+    write_cases(url, d2, "run-2", out=tmp_path, now=NOW)
+    # the backfill: A at P3 that night (differs from both), and C, seen on D1 only
+    publish(url, D1, [case(A, priority="P3", as_of=D1), case(C, opened=D1, as_of=D1)])
+    out = write_cases(url, D1, "run-1", out=tmp_path, now=NOW)
+    assert [(d["case_id"], d["revision"]) for d in lines(tmp_path, D1)] == [(C, 1)]
+    assert out["superseded"] == 1
+    assert [(d["case_id"], d["revision"], d["priority"]) for d in lines(tmp_path, d2)] == [(A, 2, "P1")]
+    wh = Warehouse.open(url)
+    with wh.transaction() as con:
+        revisions = [tuple(r) for r in con.execute(
+            "SELECT revision, run_date FROM audit.cases_written WHERE case_id = %s ORDER BY revision", (A,)).fetchall()]
+    assert revisions == [(1, D0), (2, d2)]
+    # D3 after the backfill: A changes again and gets the next number after the latest, not after D1's
+    d3 = d2 + dt.timedelta(days=1)
+    publish(url, d3, [case(A, priority="P2", as_of=d3), case(C, opened=D1, as_of=d3)])
+    write_cases(url, d3, "run-3", out=tmp_path, now=NOW)
+    assert {d["case_id"]: d["revision"] for d in lines(tmp_path, d3)} == {A: 3}
+
+
 def test_after_go_live_each_escalation_is_one_alert_to_the_owner_team_with_a_stable_id(url, tmp_path):
     publish(url, D0, [case(A)])
     escalation = dict(alert_key=f"CASE-OD:{A}:2026-03-04", case_id=A, kind="orphan_account", owner_team="iam",

@@ -7,7 +7,9 @@ priority, status or items adds one. The first night (go-live) therefore writes e
 
 ``audit.cases_written`` records each revision once (append-only: INSERT ... ON CONFLICT DO
 NOTHING), with the night that wrote it and when: a rerun of the night writes the same file again,
-byte for byte, and a later night writes only what changed since. Closed cases are written once,
+byte for byte, and a later night writes only what changed since. A backfilled night earlier than a
+case's latest revision writes nothing for that case (``superseded``): the ITSM already holds the later
+state, and revision numbers only ever grow with the nights. Closed cases are written once,
 with their verified closure; a case closed before it was ever written is not written at all.
 No PII: ids, teams, dates and policy terms only (the subject is a pseudonymous id).
 """
@@ -118,16 +120,21 @@ def write_cases(warehouse_url: str, run_date: dt.date, run_id: str, *, out: Path
     with wh.transaction() as con:
         ensure_cases_ledger(con)
         if "publish.pub_cases" not in set(wh.list_tables(con, ("publish",))):
-            return {"date": run_date.isoformat(), "written": 0, "new": 0, "changed": 0,
+            return {"date": run_date.isoformat(), "written": 0, "new": 0, "changed": 0, "superseded": 0,
                     "warnings": ["cases: publish.pub_cases not published yet; no cases written"]}
         docs = case_documents(wh, con, run_date)
         latest: dict[str, dict] = {}
         for r in _select(wh, con, f"SELECT case_id, revision, fingerprint, run_date FROM {CASES_WRITTEN} "
-                                  f"WHERE run_date <= %s ORDER BY case_id, revision", (run_date,)):
+                                  f"ORDER BY case_id, revision"):
             latest[r["case_id"]] = r  # ordered by revision: the last one wins
-        rows, new, changed = [], 0, 0
+        rows, new, changed, superseded = [], 0, 0, 0
         for case_id, doc in docs.items():
             fp, last = fingerprint(doc), latest.get(case_id)
+            if last is not None and last["run_date"] > run_date:
+                # a backfill of an earlier night: the ITSM already holds a later night's state, so an
+                # older one is not sent (and the next revision number belongs to the later nights)
+                superseded += 1
+                continue
             if last is not None and last["fingerprint"] == fp:
                 continue
             if last is None and doc["status"] == "closed_verified":
@@ -153,4 +160,4 @@ def write_cases(warehouse_url: str, run_date: dt.date, run_id: str, *, out: Path
     tmp.replace(path)
     log.info("cases: %d written for %s (%d new, %d changed) -> %s", len(night), run_date, new, changed, path)
     return {"date": run_date.isoformat(), "written": len(night), "new": new, "changed": changed,
-            "path": str(path), "warnings": []}
+            "superseded": superseded, "path": str(path), "warnings": []}
