@@ -86,7 +86,8 @@ def _load(settings, night: dt.date) -> None:
         load_feed(settings, extract_feed(settings, feed, night, f"run-{night}"))
 
 
-def _build(settings, night: dt.date, url: str | None = None, *, full_refresh: bool = False) -> None:
+def _build(settings, night: dt.date, url: str | None = None, *, full_refresh: bool = False,
+           select: list[str] = SELECT) -> None:
     from vigil.build.dbt_runner import run_dbt
     from vigil.store.warehouse import Warehouse
 
@@ -94,7 +95,7 @@ def _build(settings, night: dt.date, url: str | None = None, *, full_refresh: bo
     wh = Warehouse.open(url)
     with wh.transaction() as con:
         wh.ensure_raw_schema(con)
-    run_dbt(["build", "--indirect-selection", "cautious", "--select", *SELECT, *(["--full-refresh"] if full_refresh else [])],
+    run_dbt(["build", "--indirect-selection", "cautious", "--select", *select, *(["--full-refresh"] if full_refresh else [])],
             warehouse=url, run_date=night, work_dir=Path(settings.out) / "dbt")
 
 
@@ -315,6 +316,8 @@ def test_escalations_are_change_only_and_name_the_owner_team(week):
 X950 = case_id("orphan_account", "account", "AD:x950")
 U101 = case_id("orphan_account", "account", "AD:u101")
 HELD_NIGHTS = NIGHTS[:3]
+#: what the breakers read besides the cases' models: the revocations the night would plan
+BREAKER_INPUTS = ["+pub_leaver_entitlements", "+pub_notice_restrictions"]
 
 
 def truncated_or_not(night: dt.date) -> dict:
@@ -334,7 +337,7 @@ def _run_night(settings, night: dt.date) -> str:
     from vigil.gates.breakers import BreakerHold
     from vigil.pipeline import check_breakers, write_night_cases
 
-    _build(settings, night)
+    _build(settings, night, select=SELECT + BREAKER_INPUTS)
     try:
         check_breakers(settings, night, f"run-{night}", alert=False)
     except BreakerHold:
