@@ -35,8 +35,9 @@ left join {{ ref('case_policy') }} as policy
 
 {#-
     Episodes of presence: `relation` has one row per (keys..., as_of_date) on which a case (or a
-    case item) was found. Nights are the run dates in int_response__nights up to run_date (a
-    backfill of an earlier night sees only the nights before it). An episode is an unbroken run
+    case item) was found. Nights are int_response__case_nights: the published run dates up to
+    run_date, and run_date (a backfill of an earlier night sees only the nights before it; the
+    slice of a held night that was never published is no night). An episode is an unbroken run
     of nights with the finding; one row per episode: opened_on (the key's first night ever),
     started_on, last_seen_on, closed_on (the first night after last_seen_on: the night whose data
     showed the condition gone; null while open), episode_no (1 = first), n_episodes, is_latest.
@@ -46,8 +47,7 @@ left join {{ ref('case_policy') }} as policy
 with nights as (
 
     select as_of_date, row_number() over (order by as_of_date) as night_no
-    from {{ ref('int_response__nights') }}
-    where as_of_date <= {{ run_date_sql() }}
+    from {{ ref('int_response__case_nights') }}
 
 ),
 

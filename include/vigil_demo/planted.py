@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from vigil_demo.cases import case_id
 from vigil_demo.population import (
     COMP, CS, DEPARTMENTS, FIN, HR, IT, LEN, PAY, PB, RET, RM_POSITION, SURGE, SURGE_NEAR_MISS, SYSTEMS, TEAM, TRE,
     _AMOUNTS, _DAY, _FIRST, _LAST, _PRODUCTS, _SERVICE_ACCOUNTS, _SYS, _Emp, _key, _mix,
@@ -144,6 +145,11 @@ _PLANTED_COMPLAINTS: tuple[tuple, ...] = (
 #: planted.json lists them under cases.formula_injection_texts.
 _PLANTED_PRODUCTS = {"OV1": "手机银行", "OV2": "=2+5+cmd|' /C calc'!A0"}
 
+#: The reopened orphan (ORR): disabled on demo day 3 (offset 2 from the first day), enabled again on
+#: day 5 (offset 4); planted only in a demo of at least 5 days, so both nights exist.
+_REOPEN_DISABLED_DAY, _REOPEN_ENABLED_DAY = 2, 4
+_REOPEN_MIN_DAYS = _REOPEN_ENABLED_DAY + 1
+
 _PLANTED_ID_BASE = 90_000_000  # planted complaints C90000001.., complainants P90000001..
 _ORPHAN_ENTITLEMENTS = {"AD": ("domain_users", "vpn_access"), "CoreBanking": ("account_view",),
                         "CRM": ("client_view", "case_log"), "Email": ("mailbox",)}
@@ -262,13 +268,19 @@ class PlantedCases:
             user = f"svc_{purpose}_{j // len(_SERVICE_ACCOUNTS) + 1:02d}"
             self.service.append((_SYS[system], 90_000_000 + j, user, ents))
         numeric = next(i for i in range(1, self.N0) if not self.eid(i).startswith("E"))
-        self.orphans = [  # (key, system, number, username, employee_id, created, disabled, reason)
-            ("OR1", _SYS["AD"], 95_000_001, "jmorgan_old", "", L - 900, None, "no_owner"),
-            ("OR2", _SYS["CoreBanking"], 95_000_002, "tkowalski", "E9000001", L - 700, None, "unknown_employee"),
+        # (key, system, number, username, employee_id, created, disabled, reason, enabled again)
+        self.orphans = [
+            ("OR1", _SYS["AD"], 95_000_001, "jmorgan_old", "", L - 900, None, "no_owner", None),
+            ("OR2", _SYS["CoreBanking"], 95_000_002, "tkowalski", "E9000001", L - 700, None, "unknown_employee", None),
             ("OR3", _SYS["CRM"], 95_000_003, "legacy_crm_user", str(int(self.eid(numeric))), L - 600, None,
-             "employee_id_without_leading_zeros"),
-            ("ORD", _SYS["Email"], 95_000_004, "shared_old", "", L - 2000, L - 400, "disabled"),
+             "employee_id_without_leading_zeros", None),
+            ("ORD", _SYS["Email"], 95_000_004, "shared_old", "", L - 2000, L - 400, "disabled", None),
         ]
+        if self.days >= _REOPEN_MIN_DAYS:
+            # The reopened case: an orphan IAM disables on demo day 3 (its case closed_verified that
+            # night) and enables again on day 5 (the case reopens under the same id).
+            self.orphans.append(("ORR", _SYS["Email"], 95_000_005, "events_shared", "", L - 800,
+                                 _REOPEN_DISABLED_DAY, "no_owner", _REOPEN_ENABLED_DAY))
         self.orphan_numeric_owner = self.eid(numeric)
 
     def _plant_clients(self) -> None:
@@ -361,11 +373,19 @@ class PlantedCases:
             {"key": key, "system": SYSTEMS[s], "account_id": self.account_id(s, num), "username": user,
              "employee_id": owner, "reason": reason,
              **({"similar_employee_id": self.orphan_numeric_owner} if reason.endswith("leading_zeros") else {})}
-            for key, s, num, user, owner, _, disabled, reason in self.orphans if disabled is None]
+            for key, s, num, user, owner, _, disabled, reason, again in self.orphans
+            if disabled is None or again is not None]  # enabled on the last day
         cases["orphan_accounts_disabled"] = [
             {"key": key, "system": SYSTEMS[s], "account_id": self.account_id(s, num), "username": user,
              "employee_id": owner}
-            for key, s, num, user, owner, _, disabled, _ in self.orphans if disabled is not None]
+            for key, s, num, user, owner, _, disabled, _, again in self.orphans if disabled is not None and again is None]
+        # the reopened case (docs/cases.md): closed_verified on the night IAM showed the orphan
+        # disabled, reopened on the night it came back enabled, one case id throughout
+        cases["case_reopened"] = [
+            {"key": key, "kind": "orphan_account", "system": SYSTEMS[s], "account_id": self.account_id(s, num),
+             "case_id": case_id("orphan_account", "account", f"{SYSTEMS[s]}:{self.account_id(s, num)}"),
+             "opened_on": ds(0), "closed_at": ds(disabled), "reopened_on": ds(again)}
+            for key, s, num, _, _, _, disabled, _, again in self.orphans if again is not None]
         cases["service_accounts"] = [
             {"system": SYSTEMS[s], "account_id": self.account_id(s, num), "username": user}
             for s, num, user, _ in self.service[:10]]

@@ -131,15 +131,19 @@ class FeedWriters:
             accts.append(f"{aid},{system},{user},,enabled,false,{ts(created)},{ts(t)},\n")
             ents.extend(f"{system},{aid},{ent},false,{ts(created + 1 + j)}\n" for j, ent in enumerate(held))
             logins.append(f"{system},{aid},{ts(t)},success\n")
-        for _, sys_i, num, user, owner, created_o, disabled_o, _ in self.orphans:
+        for _, sys_i, num, user, owner, created_o, disabled_o, _, again_o in self.orphans:
             system, aid = SYSTEMS[sys_i], self.account_id(sys_i, num)
             created = created_o * _DAY + 600
             if created >= (D + 1) * _DAY:
                 continue
-            disabled = disabled_o * _DAY + 1080 if disabled_o is not None and disabled_o <= D else None
+            off = disabled_o is not None and disabled_o <= D and (again_o is None or D < again_o)
+            disabled = disabled_o * _DAY + 1080 if off else None
+            # enabled again (again_o): no login from the day it was disabled until then, so every
+            # night's last_login_at agrees with every night's logins.csv
+            quiet = frozenset(range(disabled_o, again_o)) if again_o is not None else frozenset()
             events: list = []
             last = self._scan(num * 0x9E3779B97F4A7C15, sys_i, created, disabled, D,
-                              D if disabled is None else disabled_o, events)
+                              D if disabled is None else disabled_o, events, quiet)
             status = "enabled" if disabled is None else "disabled"
             accts.append(f"{aid},{system},{user},{owner},{status},false,{ts(created)},{ts(last)},{ts(disabled)}\n")
             if disabled is None:

@@ -86,7 +86,8 @@ def _load(settings, night: dt.date) -> None:
         load_feed(settings, extract_feed(settings, feed, night, f"run-{night}"))
 
 
-def _build(settings, night: dt.date, url: str | None = None, *, full_refresh: bool = False) -> None:
+def _build(settings, night: dt.date, url: str | None = None, *, full_refresh: bool = False,
+           select: list[str] = SELECT) -> None:
     from vigil.build.dbt_runner import run_dbt
     from vigil.store.warehouse import Warehouse
 
@@ -94,8 +95,16 @@ def _build(settings, night: dt.date, url: str | None = None, *, full_refresh: bo
     wh = Warehouse.open(url)
     with wh.transaction() as con:
         wh.ensure_raw_schema(con)
-    run_dbt(["build", "--indirect-selection", "cautious", "--select", *SELECT, *(["--full-refresh"] if full_refresh else [])],
+    run_dbt(["build", "--indirect-selection", "cautious", "--select", *select, *(["--full-refresh"] if full_refresh else [])],
             warehouse=url, run_date=night, work_dir=Path(settings.out) / "dbt")
+
+
+def _publish(settings, night: dt.date, url: str | None = None) -> None:
+    """The night passed its gates: publish it as the pipeline does (vigil.pipeline.publish_night), so
+    the audit log records it and the later nights' cases read its slice."""
+    from vigil.pipeline import publish_night
+
+    publish_night(settings.with_(warehouse=url) if url else settings, night, f"run-{night}")
 
 
 def _rows(url: str, sql: str) -> list[dict]:
@@ -121,6 +130,7 @@ def week(tmp_path_factory):
     for night in NIGHTS:
         _load(settings, night)
         _build(settings, night)
+        _publish(settings, night)
         by_night[night] = {r["case_id"]: r for r in _rows(settings.warehouse, "select * from marts.fct_cases")}
     items = _rows(settings.warehouse, "select * from publish_candidate.pub_case_items")
     kpis = _rows(settings.warehouse, "select * from marts.fct_response_kpis")
@@ -244,6 +254,7 @@ def test_postgres_builds_the_same_cases(week, pg_url):
     copy_raw_layer(settings.warehouse, pg_url)
     for night in NIGHTS:
         _build(settings, night, pg_url)
+        _publish(settings, night, pg_url)
 
     def norm(url):
         return sorted(tuple(str(v) for v in r.values()) for r in _rows(url, "select * from publish_candidate.pub_cases"))
@@ -291,3 +302,116 @@ def test_escalations_are_change_only_and_name_the_owner_team(week):
     leaver = case_id("leaver", "employee", "000102", "2026-02-27")
     assert (leaver, "overdue") not in esc
     assert not any(r["is_go_live"] for r in LAST['escalations'])
+
+
+# --------------------------------------------------------------------------- a held night is no night of the cases
+#
+# Three nights through the pipeline's own steps (load, dbt build, circuit breakers, publish, cases.jsonl):
+# N0 and N2 deliver MINIMAL_NIGHT plus an ownerless enabled account x950 (an orphan: case X950). N1
+# is a truncated extract: the roster without the active 000101 (the headcount breaker trips: 2 -> 1)
+# and the account list without x950. Held and never rerun, N1 is no night of the cases: X950 stays
+# open, never closed nor reopened, and u101 (ownerless only in N1's truncated roster) never gets a
+# case. Rerun after approval and published, N1 counts: X950 closed on N1 and reopened on N2.
+
+X950 = case_id("orphan_account", "account", "AD:x950")
+U101 = case_id("orphan_account", "account", "AD:u101")
+HELD_NIGHTS = NIGHTS[:3]
+#: what the breakers read besides the cases' models: the revocations the night would plan
+BREAKER_INPUTS = ["+pub_leaver_entitlements", "+pub_notice_restrictions"]
+
+
+def truncated_or_not(night: dt.date) -> dict:
+    data = copy.deepcopy(MINIMAL_NIGHT)
+    data["iam"]["accounts"].append(dict(account_id="x950", system="AD", username="temp950", employee_id="",
+                                        status="enabled", is_privileged="true", created_at="2025-01-01T08:00:00Z",
+                                        last_login_at=f"{N0.isoformat()}T07:00:00Z"))
+    if night == N1:  # what a truncated extract delivers: the roster and the account list cut short
+        data["hr"]["employees"] = [e for e in data["hr"]["employees"] if e["employee_id"] != "000101"]
+        data["hr"]["performance"] = []
+        data["iam"]["accounts"] = [a for a in data["iam"]["accounts"] if a["account_id"] != "x950"]
+    return data
+
+
+def _run_night(settings, night: dt.date) -> str:
+    """The night's steps after the load, as vigil.pipeline runs them: 'held' or 'published'."""
+    from vigil.gates.breakers import BreakerHold
+    from vigil.pipeline import check_breakers, write_night_cases
+
+    _build(settings, night, select=SELECT + BREAKER_INPUTS)
+    try:
+        check_breakers(settings, night, f"run-{night}", alert=False)
+    except BreakerHold:
+        return "held"
+    _publish(settings, night)
+    write_night_cases(settings, night, f"run-{night}")
+    return "published"
+
+
+def _held_week(tmp_path_factory, *, rerun: bool):
+    """(settings, {night: (outcome, fct_cases by id after the night's last run)}); `rerun`: N1 is
+    approved and rerun (the same feeds) once held, as `vigil approve` and a rerun would."""
+    from fixtures.demo import approve_held_night
+    from vigil.config import Settings
+    from vigil.pipeline import extract_feed, load_feed
+
+    root = tmp_path_factory.mktemp("held-rerun" if rerun else "held")
+    settings = Settings(landing=str(root / "landing"), warehouse=str(root / "wh" / "vigil.duckdb"), out=root / "out",
+                        mode="production", pseudonymisation_key=TEST_KEY, duckdb_memory_limit="1GB",
+                        create_warehouse=True)
+    nights = {}
+    for night in HELD_NIGHTS:
+        write_night(Path(settings.landing), night, truncated_or_not(night))
+        for feed in ("hr", "iam", "crm", "complaints"):
+            load_feed(settings, extract_feed(settings, feed, night, f"run-{night}"))
+        outcome = _run_night(settings, night)
+        if outcome == "held" and rerun:
+            approve_held_night(settings, night)  # a person looked at it and released it
+            outcome = _run_night(settings, night)
+        nights[night] = outcome, {r["case_id"]: r for r in _rows(settings.warehouse, "select * from marts.fct_cases")}
+    return settings, nights
+
+
+@pytest.fixture(scope="module")
+def held_never_rerun(tmp_path_factory):
+    return _held_week(tmp_path_factory, rerun=False)
+
+
+@pytest.fixture(scope="module")
+def held_then_rerun(tmp_path_factory):
+    return _held_week(tmp_path_factory, rerun=True)
+
+
+def _written(settings, night: dt.date) -> dict[str, dict]:
+    import json
+
+    path = Path(settings.out) / "cases" / night.isoformat() / "cases.jsonl"
+    return {d["case_id"]: d for d in map(json.loads, path.read_text().splitlines())} if path.exists() else {}
+
+
+def test_a_held_night_neither_closes_nor_reopens_a_case(held_never_rerun):
+    settings, nights = held_never_rerun
+    assert [nights[n][0] for n in HELD_NIGHTS] == ["published", "held", "published"]
+    assert not (Path(settings.out) / "cases" / N1.isoformat()).exists()  # a held night writes no case
+    x = nights[N2][1][X950]
+    assert (x["status"], x["opened_on"], x["closed_at"], x["n_reopened"]) == ("open", N0, None, 0)
+    assert x["due_by"] == nights[N0][1][X950]["due_by"]  # the same episode: the same due date
+    assert U101 not in nights[N2][1]  # ownerless only in the held night's truncated roster: no case
+    written = _written(settings, N2)
+    assert "reopened" not in {d["status"] for d in written.values()}
+    assert written.get(X950, {"status": "open"})["status"] == "open"
+    assert U101 not in written
+    published = {r["case_id"]: r for r in _rows(settings.warehouse, "select * from publish.pub_cases")}
+    assert published[X950]["status"] == "open" and U101 not in published
+
+
+def test_a_held_night_rerun_and_published_counts_like_any_other(held_then_rerun):
+    settings, nights = held_then_rerun
+    assert [nights[n][0] for n in HELD_NIGHTS] == ["published", "published", "published"]
+    n1, n2 = nights[N1][1], nights[N2][1]
+    assert (n1[X950]["status"], n1[X950]["closed_at"]) == ("closed_verified", N1)
+    assert (n2[X950]["status"], n2[X950]["opened_on"], n2[X950]["n_reopened"], n2[X950]["closed_at"]) == (
+        "reopened", N0, 1, None)
+    assert (n1[U101]["status"], n1[U101]["opened_on"]) == ("open", N1)  # the truncated roster, published
+    assert (n2[U101]["status"], n2[U101]["closed_at"]) == ("closed_verified", N2)
+    assert _written(settings, N1)[X950]["status"] == "closed_verified"
+    assert _written(settings, N2)[X950]["status"] == "reopened"

@@ -1,5 +1,6 @@
 """The demo ITSM export (vigil_demo.cases): read under the strict `cases` contract, naming the cases
-dbt opens for the planted orphan accounts, one of them claimed resolved."""
+dbt opens for the planted orphan accounts, one of them claimed resolved; and the demo's cases (issue 22):
+every kind, closed on time, claimed but not verified, and the planted reopened orphan."""
 
 from __future__ import annotations
 
@@ -28,3 +29,38 @@ def test_the_export_is_a_valid_delivery_of_the_last_day_naming_real_case_ids(set
 def test_no_planted_orphans_no_export(settings):
     assert write_case_events(settings.landing, D, 1, {"cases": {}}) == {}
     assert extract_feed(settings, "cases", D, "run-1")["tables"] == []
+
+
+# --------------------------------------------------------------------------- the demo's cases (issue 22)
+
+#: The kinds of the response loop (docs/cases.md, "Kinds, owners, SLAs and verification").
+KINDS = {"leaver", "sod_conflict", "orphan_account", "dormant_account", "access_creep", "revocation_overdue",
+         "departure_risk_high"}
+
+
+def test_the_demo_opens_a_case_of_every_kind_and_ends_them_every_way(demo_warehouse):
+    cases = demo_warehouse.rows("select * from publish.pub_cases")
+    assert {c["as_of_date"] for c in cases} == {demo_warehouse.last}
+    assert KINDS <= {c["kind"] for c in cases}
+    closed = [c for c in cases if c["status"] == "closed_verified"]
+    assert any(c["closed_at"] <= c["due_by"] for c in closed), "no case closed on time"
+    # A case closed late (closed_at > due_by) is not planted yet: the tiny demo closes none (issue 22).
+    assert any(c["status"] == "resolved_claimed" and c["closed_at"] is None for c in cases)
+    assert any(c["status"] == "reopened" for c in cases)
+
+
+def test_the_planted_orphan_is_closed_on_day_3_and_reopened_on_day_5(demo_warehouse):
+    [planted] = demo_warehouse.cases("case_reopened")
+    start = demo_warehouse.start
+    assert (planted["opened_on"], planted["closed_at"], planted["reopened_on"]) == (
+        start.isoformat(), (start + dt.timedelta(days=2)).isoformat(), (start + dt.timedelta(days=4)).isoformat())
+    [case] = demo_warehouse.rows(f"select * from publish.pub_cases where case_id = '{planted['case_id']}'")
+    assert (case["kind"], case["status"], case["closed_at"]) == ("orphan_account", "reopened", None)
+    assert case["opened_on"].isoformat() == planted["opened_on"]
+    [history] = demo_warehouse.rows(f"select * from marts.fct_cases where case_id = '{planted['case_id']}'")
+    assert history["n_reopened"] == 1 and history["episode_started_on"].isoformat() == planted["reopened_on"]
+    # its history: present on the first nights, closed the night IAM showed it disabled, back on day 5
+    episodes = demo_warehouse.rows(
+        f"select * from intermediate.int_response__case_episodes where case_id = '{planted['case_id']}' order by episode_no")
+    assert [(e["started_on"].isoformat(), e["closed_on"] and e["closed_on"].isoformat()) for e in episodes] == [
+        (planted["opened_on"], planted["closed_at"]), (planted["reopened_on"], None)]

@@ -303,9 +303,12 @@ def test_rms_are_relationship_managers(feeds: Feeds) -> None:
 
 
 def test_days_evolve_consistently(runs: dict) -> None:
-    """Terminated stays terminated, disabled stays disabled, nobody disappears, logins add up."""
+    """Terminated stays terminated, disabled stays disabled (but the planted reopened orphan, enabled
+    again on its day), nobody disappears, logins add up."""
     root, summary = runs["small"]
     days = _days(summary)
+    reenabled = {(c["system"], c["account_id"]): c["reopened_on"] for c in summary["cases"]["case_reopened"]}
+    assert len(reenabled) == 1
     before_emps: dict = {}
     before_accts: dict = {}
     joined = left = moved = 0
@@ -321,7 +324,9 @@ def test_days_evolve_consistently(runs: dict) -> None:
         joined += len(emps.keys() - before_emps.keys()) if before_emps else 0
         for key, old in before_accts.items():
             assert key in accts
-            if old["status"] == "disabled":
+            if old["status"] == "disabled" and reenabled.get(key) == day:
+                assert accts[key]["status"] == "enabled" and accts[key]["disabled_at"] == ""
+            elif old["status"] == "disabled":
                 assert accts[key]["status"] == "disabled" and accts[key]["disabled_at"] == old["disabled_at"]
             assert accts[key]["last_login_at"] >= old["last_login_at"]
         latest: dict = {}

@@ -21,7 +21,8 @@ detected as (
 
     select case_id, item, min(detected_on) as detected_on
     from {{ ref('int_response__finding_history') }}
-    where item is not null and as_of_date <= {{ run_date_sql() }}
+    where item is not null
+      and as_of_date in (select as_of_date from {{ ref('int_response__case_nights') }})
     group by case_id, item
 
 )

@@ -23,8 +23,9 @@ with episodes as (
 
 history as (
 
+    -- the slices of the case nights only (a held night's slice is no night of the cases)
     select * from {{ ref('int_response__finding_history') }}
-    where as_of_date <= {{ run_date_sql() }}
+    where as_of_date in (select as_of_date from {{ ref('int_response__case_nights') }})
 
 ),
 

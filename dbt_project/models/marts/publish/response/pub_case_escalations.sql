@@ -17,8 +17,8 @@ with cases as (
 
 nights as (
 
-    select as_of_date from {{ ref('int_response__nights') }}
-    where as_of_date <= {{ run_date_sql() }}
+    -- the nights the cases read (published ones and tonight): a held night is no previous night
+    select as_of_date from {{ ref('int_response__case_nights') }}
 
 ),
 
