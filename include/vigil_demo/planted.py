@@ -77,6 +77,10 @@ _PLANTED_EMPLOYEES: tuple[tuple[str, int, str, dict], ...] = (
     ("DR3", PAY, "Payments Team Lead", dict(move=(-20, PAY, "Payments Officer"), ratings=(3, 3))),
     ("DR4", LEN, "Loan Officer", dict(manager="DRM", ratings=(3, 4))),
     ("DR5", COMP, "Compliance Analyst", dict(etype="fixed_term", contract_end=45, ratings=(3, 3))),
+    # 12. a leaver frozen late (the response loop's late closure): terminated L-9, every account left
+    #     enabled until IAM disables them all on L-2 (appended last, so no other planted slot moves)
+    ("LL", RET, "Cashier", dict(notice=-30, term=-9, reason="resignation",
+                                disable={x: (-2, 10 * 60) for x in ("AD", "Email", "HRIS", "CoreBanking", "CRM")})),
 )
 
 # (key, relationship manager, segment, client_name, closed: days after the RM's termination)
@@ -354,6 +358,9 @@ class PlantedCases:
             {**person(key), "termination_date": ds(P[key].term),
              "accounts": [{"system": SYSTEMS[a[0]], "account_id": a[2], "disabled_at": ts(a[5])} for a in at_last[key]]}
             for key in ("RV1", "RV2", "RV3")]
+        cases["leaver_frozen_late"] = [
+            {**person("LL"), "termination_date": ds(P["LL"].term), "frozen_on": ds(L - 2),
+             "accounts": [{"system": SYSTEMS[a[0]], "account_id": a[2], "disabled_at": ts(a[5])} for a in at_last["LL"]]}]
         cases["notice_with_privileged"] = [
             {**person(key), "notice_date": ds(P[key].notice), "system": SYSTEMS[a[0]], "account_id": a[2],
              "entitlement": ent}

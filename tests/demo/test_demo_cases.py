@@ -44,7 +44,7 @@ def test_the_demo_opens_a_case_of_every_kind_and_ends_them_every_way(demo_wareho
     assert KINDS <= {c["kind"] for c in cases}
     closed = [c for c in cases if c["status"] == "closed_verified"]
     assert any(c["closed_at"] <= c["due_by"] for c in closed), "no case closed on time"
-    # A case closed late (closed_at > due_by) is not planted yet: the tiny demo closes none (issue 22).
+    assert any(c["closed_at"] > c["due_by"] for c in closed), "no case closed late"
     assert any(c["status"] == "resolved_claimed" and c["closed_at"] is None for c in cases)
     assert any(c["status"] == "reopened" for c in cases)
 
@@ -64,3 +64,18 @@ def test_the_planted_orphan_is_closed_on_day_3_and_reopened_on_day_5(demo_wareho
         f"select * from intermediate.int_response__case_episodes where case_id = '{planted['case_id']}' order by episode_no")
     assert [(e["started_on"].isoformat(), e["closed_on"] and e["closed_on"].isoformat()) for e in episodes] == [
         (planted["opened_on"], planted["closed_at"]), (planted["reopened_on"], None)]
+
+
+def test_the_leaver_frozen_late_is_a_leaver_case_closed_the_night_iam_showed_it_frozen_after_its_due_day(
+        demo_warehouse):
+    [planted] = demo_warehouse.cases("leaver_frozen_late")
+    frozen, term = dt.date.fromisoformat(planted["frozen_on"]), dt.date.fromisoformat(planted["termination_date"])
+    assert term < demo_warehouse.start < frozen <= demo_warehouse.last  # a go-live leaver, frozen within the demo
+    leavers = [c for c in demo_warehouse.rows("select * from publish.pub_cases where kind = 'leaver'")
+               if c["status"] == "closed_verified" and c["closed_at"] == frozen]
+    assert len(leavers) == 1, leavers
+    [case] = leavers
+    assert case["opened_on"] == demo_warehouse.start and case["due_by"] < frozen  # due termination + SLA
+    assert case["verified_by"]
+    [item] = demo_warehouse.rows(f"select * from publish.pub_case_items where case_id = '{case['case_id']}'")
+    assert (item["item"], item["status"]) == ("access_frozen", "closed_verified")

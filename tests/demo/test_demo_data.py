@@ -345,6 +345,7 @@ def test_leavers_are_mostly_revoked_by_the_next_day(runs: dict) -> None:
     f = Feeds(root, summary)
     lingering = {(c["system"], c["account_id"]) for c in f.cases("leavers_lingering_access")
                  + f.cases("post_termination_login")}
+    lingering |= {(a["system"], a["account_id"]) for c in f.cases("leaver_frozen_late") for a in c["accounts"]}
     checked = 0
     for (system, aid), a in f.accounts.items():
         owner = f.owner(a)
