@@ -339,6 +339,22 @@ def test_the_demos_drill_is_followed_into_the_dry_run_sink_only_and_counts_in_no
             == real_logins
     finally:
         con.close()
+    # the review pack's Drills table lists it, every step reached
+    assert vigil(["review", "--quarter", "2026Q1", "--warehouse", str(demo / "demo" / "warehouse" / "vigil.duckdb"),
+                  "--out", str(out)]) == 0
+    assert _drills_sheet(out / "reviews" / "2026Q1" / "review_pack.xlsx") == {drill_id: (DEMO_DRILL, True)}
+
+
+def _drills_sheet(path: Path) -> dict:
+    """The pack's Drills sheet: drill_id -> (night, every step reached)."""
+    import openpyxl
+
+    rows = list(openpyxl.load_workbook(path, read_only=True)["Drills"].iter_rows(values_only=True))
+    header = next(i for i, r in enumerate(rows) if r and r[0] == "drill_id")
+    names = rows[header]
+    steps = [i for i, n in enumerate(names) if n and str(n).startswith("min_to_")]
+    return {r[0]: (r[names.index("night")].date().isoformat(), all(r[i] is not None for i in steps))
+            for r in rows[header + 1:] if r and r[0]}
 
 
 def _readme_block(marker: str) -> str:
