@@ -3,6 +3,8 @@
 # The first night finds the demo bank's whole backlog of leavers at once, more revocations than the
 # breaker allows in one night: it is HELD (exit 3). Like a person would, the script shows the plan,
 # approves it (recorded in the audit log) and reruns the night.
+# Before the third night runs, it plans a drill for it (`vigil drill`, docs/drills.md): a marked
+# synthetic leaver followed through ticket, case and alert into the dry-run sink (<out>/drills/), timed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -10,6 +12,7 @@ DEMO=${DEMO:-demo}
 START=${DEMO_START:-2026-03-01}
 END=${DEMO_END:-2026-03-07}
 SCALE=${DEMO_SCALE:-small}
+DRILL_DAY=${DEMO_DRILL_DAY:-$(date -ud "$START + 2 days" +%F)}  # the demo's drill night (none if after END)
 ARGS=(--demo --landing "$DEMO/landing" --warehouse "$DEMO/warehouse/vigil.duckdb" --out "$DEMO/out")
 # Tickets are delivered: a file drop for every system (<out>/filedrop/<system>/<date>/).
 ARGS+=(--delivery-config config/delivery.demo.yml)
@@ -29,6 +32,12 @@ days=$(( ($(date -ud "$END" +%s) - $(date -ud "$START" +%s)) / 86400 + 1 ))
 "$BIN/vigil" init --warehouse "$DEMO/warehouse/vigil.duckdb"
 day=$START
 while [[ "$day" < "$END" || "$day" == "$END" ]]; do
+    if [ "$day" == "$DRILL_DAY" ] && [ ! -f "$DEMO/landing/drills/$day/drill.json" ]; then
+        # planned before its night runs (vigil drill refuses a night already loaded); the demo's delivery
+        # and alerting configurations have no drill channels, so it goes to the dry-run sink only
+        VIGIL_WAREHOUSE="$DEMO/warehouse/vigil.duckdb" "$BIN/vigil" drill --date "$day" \
+            --landing "$DEMO/landing" --out "$DEMO/out"
+    fi
     rc=0
     "$BIN/vigil" run --date "$day" "${ARGS[@]}" || rc=$?
     if [ "$rc" -eq 3 ]; then
@@ -44,5 +53,8 @@ while [[ "$day" < "$END" || "$day" == "$END" ]]; do
 done
 # The settings every other command needs to read the demo (README: "After make demo").
 echo
+if [ -f "$DEMO/out/drills/$DRILL_DAY/result.json" ]; then
+    echo "The demo's drill (night $DRILL_DAY, docs/drills.md): $DEMO/out/drills/$DRILL_DAY/result.json"
+fi
 echo "Demo ready. To point the vigil commands at it (README, \"After make demo\"):"
 echo "  export VIGIL_LANDING=$DEMO/landing VIGIL_WAREHOUSE=$DEMO/warehouse/vigil.duckdb VIGIL_OUT=$DEMO/out VIGIL_MODE=demo VIGIL_DELIVERY_CONFIG=config/delivery.demo.yml"

@@ -468,8 +468,10 @@ def _print_decision(decision, wrap: bool = False) -> None:
     colour = {"pass": "green", "released": "yellow", "hold": "red"}.get(decision.status, "red")
     before = (f"active {decision.yesterday_active} ({decision.yesterday_date}) -> {decision.today_active}"
               if decision.yesterday_active is not None else f"active {decision.today_active} (no earlier night)")
+    drill = (f" (+{decision.drill_revocations} of a drill, not counted)"
+             if getattr(decision, "drill_revocations", 0) else "")
     say(f"breakers: [{colour}]{decision.status.upper()}[/]  {before}; {decision.planned_revocations} planned "
-        f"revocations, threshold {decision.revocation_threshold:g}")
+        f"revocations{drill}, threshold {decision.revocation_threshold:g}")
     for t in decision.trips:
         say(f"  - {t['reason']} [dim](holds: {', '.join(t['holds'])})[/]")
     for w in decision.warnings:

@@ -126,7 +126,8 @@ def _fresh(out: dict) -> str:
 
 def _breakers(out: dict) -> str:
     return (f"{out['status']}: {out['planned_revocations']} planned revocations "
-            f"(threshold {out['revocation_threshold']:g}), {out['today_active']} active"
+            + (f"(+{out['drill_revocations']} of a drill, not counted) " if out.get("drill_revocations") else "")
+            + f"(threshold {out['revocation_threshold']:g}), {out['today_active']} active"
             + (f"; held: {', '.join(out['held'])}" if out["held"] else ""))
 
 

@@ -65,3 +65,18 @@ def test_the_incident_without_a_surge_reported_late_and_reviewed_late(wh):
     # reviewed on F + 2 (the re-delivered row), after its due date: late, no longer overdue
     assert (i["post_review_at"].date().isoformat(), i["review_on_time"], i["is_review_overdue"]) == (
         case["post_review_at"], False, False)
+
+
+def test_the_itsm_contact_keeps_the_on_time_complainants_cadence_next_to_the_contact_log(wh):
+    case = wh.cases("key_complainant_on_time")[0]
+    [itsm] = wh.planted["itsm_case_events"]["contacted"]
+    assert itsm["person_key"] == case["person_key"] and itsm["date"] == wh.last.isoformat()
+    contacts = wh.rows("select contact_id, source, contacted_date, keeps_cadence from "
+                       f"intermediate.int_complainants__contacts where person_key = '{case['person_key']}'")
+    assert {c["source"] for c in contacts} == {"complaints", "cases"}  # both contact sources
+    [from_itsm] = [c for c in contacts if c["source"] == "cases"]
+    assert (from_itsm["contact_id"], from_itsm["contacted_date"], from_itsm["keeps_cadence"]) == (
+        "cases:DEMO-KC00-CONTACT", wh.last, True)
+    p = _by(wh.rows("select * from publish.pub_complainant_handling"), "person_key")[case["person_key"]]
+    assert p["last_contact_date"] == wh.last  # the ITSM's contact is the latest
+    assert wh.rows("select * from marts.fct_case_event_quarantine where event_id = 'DEMO-KC00-CONTACT'") == []

@@ -287,17 +287,74 @@ def test_review_help_lists_only_what_applies(capsys):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    """scripts/demo.sh (what `make demo` runs) at the tiny scale for one night, in a fresh directory
-    laid out like a clone: demo/, config/ and .venv/ side by side."""
+    """scripts/demo.sh (what `make demo` runs) at the tiny scale for two nights, the second with the
+    demo's drill (DEMO_DRILL_DAY; make demo's is the third night), in a fresh directory laid out like
+    a clone: demo/, config/ and .venv/ side by side. The script's output is kept in demo.stdout."""
     base = tmp_path_factory.mktemp("after-make-demo")
     (base / ".venv").symlink_to(BIN.parent)
     (base / "config").symlink_to(REPO / "config")  # the demo's delivery config, as the README exports it
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env.update(BIN=str(BIN), DEMO=str(base / "demo"), DEMO_SCALE="tiny", DEMO_START="2026-03-01", DEMO_END="2026-03-01")
+    env.update(BIN=str(BIN), DEMO=str(base / "demo"), DEMO_SCALE="tiny", DEMO_START="2026-03-01", DEMO_END="2026-03-02",
+               DEMO_DRILL_DAY=DEMO_DRILL)
     done = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "export VIGIL_LANDING=" in done.stdout
+    (base / "demo.stdout").write_text(done.stdout, encoding="utf-8")
     return base
+
+
+DEMO_DRILL = "2026-03-02"
+
+
+def _texts(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text(encoding="utf-8", errors="replace")
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_the_demos_drill_is_followed_into_the_dry_run_sink_only_and_counts_in_no_kpi(demo):
+    out = demo / "demo" / "out"
+    drill_id, leaver = f"DRILL-{DEMO_DRILL.replace('-', '')}-01", f"DRILL-E{DEMO_DRILL.replace('-', '')}-01"
+    assert f"drill {drill_id} planned for night {DEMO_DRILL}" in (demo / "demo.stdout").read_text()
+    assert f"The demo's drill (night {DEMO_DRILL}" in (demo / "demo.stdout").read_text()
+    result = json.loads((out / "drills" / DEMO_DRILL / "result.json").read_text())
+    assert result["drill_id"] == drill_id
+    seconds = result["seconds_from_start"]
+    assert all(seconds[s] is not None and seconds[s] >= 0 for s in seconds), seconds  # every step reached
+    sink = _texts(out / "drills" / "sink")  # ticket, case and alerts: the dry-run sink
+    for where in (f"AD/{DEMO_DRILL}/", f"cases/{DEMO_DRILL}/", f"alerts/{DEMO_DRILL}/alerts.jsonl"):
+        assert any(name.startswith(where) and leaver in text for name, text in sink.items()), (where, list(sink))
+    real = _texts(out / "filedrop") | _texts(out / "mail")  # the demo's real channels: file drops, SMTP sink
+    assert real and not [name for name, text in real.items() if "DRILL-" in text]
+    con = duckdb.connect(str(demo / "demo" / "warehouse" / "vigil.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM marts.fct_leaver_revocations WHERE is_drill").fetchone()[0] >= 1
+        assert con.execute("SELECT count(*) FROM marts.fct_post_termination_logins WHERE employee_id = ?",
+                           [leaver]).fetchone()[0] >= 1
+        # no KPI counts it: post-termination logins are the real ones only, in the quarter and every day
+        real_logins = con.execute("SELECT count(*) FROM marts.fct_post_termination_logins "
+                                  "WHERE employee_id NOT LIKE 'DRILL-%'").fetchone()[0]
+        assert con.execute("SELECT numerator FROM marts.fct_kpi_values WHERE kpi = 'post_termination_logins' "
+                           "AND period_type = 'quarter' AND period_start = DATE '2026-01-01'").fetchone()[0] \
+            == real_logins
+    finally:
+        con.close()
+    # the review pack's Drills table lists it, every step reached
+    assert vigil(["review", "--quarter", "2026Q1", "--warehouse", str(demo / "demo" / "warehouse" / "vigil.duckdb"),
+                  "--out", str(out)]) == 0
+    assert _drills_sheet(out / "reviews" / "2026Q1" / "review_pack.xlsx") == {drill_id: (DEMO_DRILL, True)}
+
+
+def _drills_sheet(path: Path) -> dict:
+    """The pack's Drills sheet: drill_id -> (night, every step reached)."""
+    import openpyxl
+
+    rows = list(openpyxl.load_workbook(path, read_only=True)["Drills"].iter_rows(values_only=True))
+    header = next(i for i, r in enumerate(rows) if r and r[0] == "drill_id")
+    names = rows[header]
+    steps = [i for i, n in enumerate(names) if n and str(n).startswith("min_to_")]
+    return {r[0]: (r[names.index("night")].date().isoformat(), all(r[i] is not None for i in steps))
+            for r in rows[header + 1:] if r and r[0]}
 
 
 def _readme_block(marker: str) -> str:

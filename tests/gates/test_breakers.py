@@ -52,6 +52,27 @@ def test_an_approval_releases_only_the_plan_it_saw():
                   approval=approval).status == "hold"
 
 
+def drill_plan(n: int = 1) -> list[tuple]:
+    """A drill's planned tickets (docs/drills.md): its synthetic leaver's ids start with DRILL-."""
+    return [("pub_leaver_access_exposure", "DRILL-E20260306-01", "AD", f"drill-t{i}") for i in range(n)]
+
+
+@pytest.mark.parametrize(("real", "drill", "status"), [(20, 0, "pass"), (20, 1, "pass"), (20, 3, "pass"),
+                                                        (21, 0, "hold"), (21, 1, "hold"), (19, 2, "pass")])
+def test_a_drills_tickets_never_count_toward_the_revocation_breaker(real, drill, status):
+    # threshold 20 (5% of 400): 20 real + the drill's stays under it, 21 real trips with or without the drill
+    d = decide(D, today_active=400, yesterday_active=400, yesterday_date=Y, planned=plan(real) + drill_plan(drill))
+    assert d.revocation_threshold == 20 and d.status == status
+    assert (d.planned_revocations, d.drill_revocations) == (real, drill)
+
+
+def test_an_approval_is_not_changed_by_the_drills_ticket():
+    held = decide(D, today_active=400, yesterday_active=400, yesterday_date=Y, planned=plan(25))
+    approval = {"fingerprint": held.fingerprint, "approved_by": "A. Officer"}
+    assert decide(D, today_active=400, yesterday_active=400, yesterday_date=Y, planned=plan(25) + drill_plan(),
+                  approval=approval).status == "released"
+
+
 def _tickets(n: int) -> list[dict]:
     return [{"kind": "leaver_access", "employee_id": f"L{i}", "system": "AD", "ticket_id": f"t{i}"} for i in range(n)]
 
@@ -103,6 +124,33 @@ def test_approve_records_who_and_why_and_releases_the_night(tmp_path, monkeypatc
         approve(url, D, reason="again", by="B", planner=planner)
     PLANNED["tickets"] = 31
     assert evaluate(url, D, planner=planner).status == "hold"  # a different plan is not what was approved
+
+
+def test_a_drills_employee_never_counts_in_the_headcounts(tmp_path, monkeypatch):
+    url = _warehouse(tmp_path, monkeypatch, yesterday_active=100, today_active=80, planned=0)  # 20.0%: at the limit
+    wh = Warehouse.open(url)
+    with wh.transaction() as con:  # a drill's employee in yesterday's roster (even active) is no headcount
+        con.execute("INSERT INTO raw.hr__employees (employee_id, status, _feed_date) VALUES ('DRILL-E1', 'active', %s)",
+                    (Y,))
+    d = evaluate(url, D, planner=planner)
+    assert (d.yesterday_active, d.today_active, d.status) == (100, 80, "pass")
+    with wh.transaction() as con:  # one more real employee yesterday: 80 of 101 is a 20.8% drop
+        con.execute("INSERT INTO raw.hr__employees (employee_id, status, _feed_date) VALUES ('E9999', 'active', %s)",
+                    (Y,))
+    assert evaluate(url, D, planner=planner).status == "hold"
+
+
+def test_a_drills_ticket_in_the_plan_does_not_trip_the_breaker(tmp_path, monkeypatch):
+    url = _warehouse(tmp_path, monkeypatch, yesterday_active=100, today_active=100, planned=10)  # floor 10: at it
+
+    def with_drill(wh, con, run_date, schema):
+        return _tickets(PLANNED["tickets"]) + [{"kind": "leaver_access", "employee_id": "DRILL-E1", "system": "AD",
+                                                "ticket_id": "drill-t0"}]
+
+    d = evaluate(url, D, planner=with_drill)
+    assert (d.status, d.planned_revocations, d.drill_revocations) == ("pass", 10, 1)
+    PLANNED["tickets"] = 11
+    assert evaluate(url, D, planner=with_drill).status == "hold"
 
 
 # ----------------------------------------------------------------------------- scope: what each breaker holds

@@ -17,7 +17,9 @@ still goes out); a stuck CRM client book holds the CRM-derived alerts only (hand
 risk) while the night publishes and its revocations go out.
 
 Both read the raw partitions directly (not the models), so a modelling bug cannot hide a truncated
-roster. A person releases a hold with `vigil approve`; the approval is bound to a fingerprint of
+roster. A drill's synthetic leaver (docs/drills.md: ids ``DRILL-…``, vigil.config.is_drill_id) never
+counts: not in the active headcounts, not among the planned revocations (``drill_revocations``
+reports its tickets apart), so a drill can neither trip nor mask a breaker. A person releases a hold with `vigil approve`; the approval is bound to a fingerprint of
 every tripped breaker's measured values (headcounts, counts, the stale files and their evidence,
 the planned revocations), so approving a 31.8% drop never releases a 53.8% one, and approving 25
 revocations never releases a different set of 2,500.
@@ -33,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from vigil.config import DRILL_PREFIX, is_drill_id
 from vigil.ingest.contract import STUCK_EXTRACT_SENTINELS
 from vigil.store.audit import AUDIT_LOG, AUDIT_SCHEMA, append_audit
 from vigil.store.warehouse import LEDGER, Warehouse
@@ -191,6 +194,7 @@ class BreakerDecision:
     held: list[str] = field(default_factory=list)  # actions held tonight (empty unless status == "hold")
     goes_out: list[str] = field(default_factory=list)  # actions that run tonight
     warnings: list[str] = field(default_factory=list)  # quiet days: unchanged, but no evidence of a stuck extract
+    drill_revocations: int = 0  # the drill's planned tickets (docs/drills.md): reported, never counted
 
     @property
     def holds(self) -> bool:
@@ -222,7 +226,11 @@ def decide(run_date: dt.date, *, today_active: int, yesterday_active: int | None
            planned: list[tuple], approval: dict | None = None, stale=()) -> BreakerDecision:
     """The rule itself, on plain numbers (the warehouse reading is in `evaluate`).
 
-    `stale`: 'feed/table' -> staleness() (a plain list of names means stuck, no further evidence)."""
+    `stale`: 'feed/table' -> staleness() (a plain list of names means stuck, no further evidence).
+    `planned`: (kind, employee_id, system, ticket_id) of each planned ticket; a drill's (its employee_id
+    a ``DRILL-`` id) is left out of the count and of the approved plan's fingerprint."""
+    drill = [p for p in planned if is_drill_id(p[1])]
+    planned = [p for p in planned if not is_drill_id(p[1])]
     baseline = yesterday_active if yesterday_active is not None else today_active
     threshold = revocation_threshold(baseline)
     plan_fp = _digest(sorted(map(list, planned)))
@@ -272,7 +280,7 @@ def decide(run_date: dt.date, *, today_active: int, yesterday_active: int | None
     return BreakerDecision(
         run_date.isoformat(), status, yesterday_date.isoformat() if yesterday_date else None, yesterday_active,
         today_active, len(planned), threshold, drop, fingerprint, [t["reason"] for t in trips],
-        approval if status == "released" else None, plan_fp, trips, held, goes_out, warnings,
+        approval if status == "released" else None, plan_fp, trips, held, goes_out, warnings, len(drill),
     )
 
 
@@ -281,9 +289,11 @@ def _action_order(action: str) -> tuple:
 
 
 def _active_count(wh: Warehouse, con, feed_date: dt.date) -> int:
+    """The night's active headcount in the raw roster; a drill's synthetic employee never counts."""
     statuses = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
     return wh.fetchall(
-        con, f"SELECT count(*) FROM raw.hr__employees WHERE _feed_date = %s AND status IN ({statuses})", (feed_date,)
+        con, f"SELECT count(*) FROM raw.hr__employees WHERE _feed_date = %s AND status IN ({statuses}) "
+             f"AND employee_id NOT LIKE %s", (feed_date, DRILL_PREFIX + "%")
     )[0][0]
 
 

@@ -10,6 +10,10 @@
 -- keeps_cadence: the outcome is one of complainant_contact_outcomes_kept (reached, left_message);
 -- an unanswered call is logged but does not count as the due contact. A `contacted` event without
 -- an outcome keeps it too (the ITSM logged a contact, not its result); any other outcome does not.
+-- A `contacted` event that went backwards (an earlier delivery already held a later event of the same
+-- case: int_response__case_events_resolved.went_backwards) is no contact: the response loop
+-- quarantines it (fct_case_event_quarantine) and it counts nowhere. One quarantined as before_opened
+-- still counts: the case's opening depends on the handling plans these contacts feed (docs/cases.md).
 -- The same contact logged in both sources on one day counts once: the cadence reads (person, day)
 -- (fct_complainant_contact_dues, fct_complainant_handling).
 {%- set kept = var('complainant_contact_outcomes_kept') %}
@@ -79,6 +83,7 @@ from_cases as (
     inner join handling_cases
         on events.resolved_case_id = handling_cases.case_id
     where events.event = 'contacted'
+      and not events.went_backwards
 
 ),
 

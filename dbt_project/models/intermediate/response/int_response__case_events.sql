@@ -4,7 +4,7 @@
 --   unknown_case    no Vigil case has that id (or the itsm_ref was never tied to one) as of run_date
 --   before_opened   the event happened before the case was opened (UTC date before opened_on)
 --   went_backwards  an earlier delivery already held a later event of the same case: the ITSM
---                   rewrote its past
+--                   rewrote its past (decided from the feed alone: int_response__case_events_resolved)
 -- Quarantined events never change a case; fct_case_event_quarantine lists them with file and
 -- line, and its test warns on the night (never silently dropped).
 with resolved as (
@@ -33,12 +33,7 @@ select
     case
         when cases.case_id is null then 'unknown_case'
         when {{ utc_date('resolved.event_at') }} < cases.opened_on then 'before_opened'
-        when exists (
-            select 1 from resolved as earlier
-            where earlier.resolved_case_id = resolved.resolved_case_id
-              and earlier._feed_date < resolved._feed_date
-              and earlier.event_at > resolved.event_at
-        ) then 'went_backwards'
+        when resolved.went_backwards then 'went_backwards'
     end as quarantine_reason,
     resolved._feed_date,
     resolved._source_file,
