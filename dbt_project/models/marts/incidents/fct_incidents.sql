@@ -13,6 +13,8 @@
 --                      region (seed branch_regions), channel, or every complaint for bank_wide) per
 --                      day of the window, against the incident_baseline_days before it started; satisfaction of those complaints against the baseline's
 --   is_severe          severity in incident_severe_levels: alerted to the emergency leadership at once
+--   is_drill           a drill's synthetic incident (DRILL- id, docs/drills.md): handled as any
+--                      incident (case, alert to the drill teams), never counted in a KPI or the pack
 {%- set end_of_run_date = utc_instant(run_date_sql(), '23:59:59') %}
 with incidents as (
 
@@ -148,6 +150,7 @@ select
     {{ dbt.cast('impact.satisfaction_window', 'decimal(6,2)') }} as satisfaction_window,
     {{ dbt.cast('impact.satisfaction_baseline', 'decimal(6,2)') }} as satisfaction_baseline,
     {{ dbt.cast('coalesce(surges.n_linked_surges, 0)', dbt.type_int()) }} as n_linked_surges,
+    {{ dbt.cast(is_drill('timed.incident_id'), dbt.type_boolean()) }} as is_drill,
     {{ run_date_sql() }} as as_of_date,
     {{ dbt.cast("'" ~ var('policy_version') ~ "'", dbt.type_string()) }} as policy_version
 from timed
