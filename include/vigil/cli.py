@@ -47,7 +47,7 @@ from rich.table import Table as RichTable
 
 from vigil.config import ConfigError, Settings
 from vigil.ingest.contract import FEEDS
-from vigil.ingest.drills import SAFE_SYSTEM, new_drill, write_drill
+from vigil.ingest.drills import KINDS as DRILL_KINDS, SAFE_SYSTEM, new_drill, write_drill
 from vigil.store.warehouse import Warehouse, WarehouseBusy, WarehouseMissing, init_warehouse, require_warehouse
 from vigil.gates import breakers
 from vigil.gates.breakers import approve, latest_approval
@@ -193,14 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", type=_text, help="why the held plan is right (with --by)")
     _add_settings_args(p, ("landing", "warehouse", "out", "delivery-config", "alerting-config"))
 
-    p = sub.add_parser("drill", help="plan a drill: a marked synthetic leaver in night D's run, timed through "
-                                     "tickets, cases and alerts sent to drill channels only (docs/drills.md)",
+    p = sub.add_parser("drill", help="plan a drill: a marked synthetic leaver (or incident) in night D's run, timed "
+                                     "through tickets, cases and alerts sent to drill channels only (docs/drills.md)",
                        epilog="Exit codes: 0 drill planned, 2 bad usage (a drill already planned for the night, "
-                              "a bad date or system). The night's run injects it; its timings go to "
-                              "<out>/drills/<D>/result.json and the review pack's Drills table.")
+                              "a night that already ran, a bad date, kind or system). The night's run injects it; "
+                              "its timings go to <out>/drills/<D>/result.json and the review pack's Drills table.")
+    p.add_argument("--kind", default="leaver",
+                   help="leaver (default: a synthetic leaver in the HR and IAM feeds: ticket, case, alerts) or "
+                        "incident (a synthetic severe incident in the incident register: incident case, "
+                        "severe-incident alert)")
     p.add_argument("--date", type=_date, help="the night D whose run takes the drill (default: today, UTC: the "
                                               "next nightly run)")
-    p.add_argument("--system", default="AD", help="the IAM system of the drill's synthetic account (default AD)")
+    p.add_argument("--system", default="AD", help="the IAM system of a leaver drill's synthetic account (default AD)")
     _add_settings_args(p, ("landing", "out"))
 
     p = sub.add_parser("review", help="build the quarterly review pack (PDF + XLSX) for a past quarter")
@@ -562,20 +566,27 @@ def cmd_drill(args) -> int:
     settings = _settings(args)
     now = dt.datetime.now(dt.timezone.utc)
     day = args.date or now.date()
+    if args.kind not in DRILL_KINDS:
+        raise UsageError(f"--kind {args.kind!r}: a drill is one of {', '.join(DRILL_KINDS)}")
     if not SAFE_SYSTEM.match(args.system):
         raise UsageError(f"--system {args.system!r}: a system name is letters, digits, '_', '.', '-'")
     if not Path(str(settings.landing)).is_dir():
         raise UsageError(f"--landing {settings.landing}: no such directory (the landing directory the night reads)")
     _refuse_a_night_that_ran(settings, day)
-    drill = new_drill(day, now=now, system=args.system)
+    drill = new_drill(day, now=now, system=args.system, kind=args.kind)
     try:
         path = write_drill(settings.landing, drill)
     except FileExistsError as exc:
         raise UsageError(str(exc)) from None
     console.print(f"drill {drill.drill_id} planned for night {day}: {path}")
-    console.print(f"  synthetic leaver {drill.employee_id}, account {', '.join(drill.account_ids)} on {drill.system}; "
-                  f"its tickets and cases go to the delivery config's drill channels (else "
-                  f"{Path(settings.out) / 'drills' / 'sink'}), its alerts to the drill teams (else the same sink)")
+    sink = Path(settings.out) / "drills" / "sink"
+    if drill.kind == "incident":
+        console.print(f"  synthetic {drill.severity} incident {drill.incident_id}; its case goes to the delivery "
+                      f"config's drill channels (else {sink}), its alerts to the drill teams (else the same sink)")
+    else:
+        console.print(f"  synthetic leaver {drill.employee_id}, account {', '.join(drill.account_ids)} on "
+                      f"{drill.system}; its tickets and cases go to the delivery config's drill channels (else "
+                      f"{sink}), its alerts to the drill teams (else the same sink)")
     return EXIT_OK
 
 

@@ -252,10 +252,13 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
         evidence=extracted.get("evidence") or {},
     )
     drill = read_drill(settings.landing, run_date) if drill_tables(extracted["feed"]) else None
+    injected = 0
     if drill is not None:  # a drill night (docs/drills.md): its marked synthetic rows join the night's raw rows
-        n = wh.inject_drill(extracted["feed"], run_date, drill, run_id=extracted["run_id"],
-                            loaded_at=loaded_at or dt.datetime.now(dt.timezone.utc))
-        log.info("drill %s: %s row(s) added to %s/%s", drill.drill_id, n, extracted["feed"], run_date)
+        # (a feed the drill's kind adds nothing to: only what a drill file put there before is taken out)
+        injected = wh.inject_drill(extracted["feed"], run_date, drill, run_id=extracted["run_id"],
+                                   loaded_at=loaded_at or dt.datetime.now(dt.timezone.utc))
+        if injected:
+            log.info("drill %s: %s row(s) added to %s/%s", drill.drill_id, injected, extracted["feed"], run_date)
     warnings = [
         f"{extracted['feed']}/{run_date.isoformat()}/{ld.table}: unchanged — byte-identical to the previous night's "
         f"delivery (the circuit breakers decide whether it is a quiet day or a stuck extract)"
@@ -268,7 +271,7 @@ def load_feed(settings: Settings, extracted: dict, *, loaded_at: dt.datetime | N
         "date": extracted["date"],
         "tables": [ld.to_dict() for ld in loads],
         "warnings": warnings,
-        **({"drill": drill.drill_id} if drill is not None else {}),
+        **({"drill": drill.drill_id} if drill is not None and injected else {}),
     }
 
 

@@ -146,7 +146,8 @@ def describe_build(out: dict) -> str:
 def _drill(out: dict) -> str:
     if not out.get("drills"):
         return "no drill tonight"
-    return f"{out['steps_done']} of 6 steps done, timings in {out['result']}"
+    return (f"{out.get('kind', 'leaver')} drill: {out['steps_done']} of {out.get('steps_total', 6)} steps done, "
+            f"timings in {out['result']}")
 
 
 def counts(out: dict) -> str:

@@ -205,6 +205,21 @@ def test_complainant_handling_findings(duck):
     assert list(next(iter(f.values())).keys()) == FINDING_COLUMNS
 
 
+def test_the_item_policy_handles_a_high_tier_sooner_than_a_medium_one():
+    """Every complainant_handling item is due per tier (seed case_item_policy): high strictly sooner."""
+    import csv
+
+    from fixtures.nights import REPO
+
+    with (REPO / "dbt_project" / "seeds" / "response" / "case_item_policy.csv").open() as f:
+        sla = {(r["item"], r["severity"]): int(r["sla_days"]) for r in csv.DictReader(f)
+               if r["kind"] == "complainant_handling"}
+    items = {item for item, _ in sla}
+    assert items == {"contact_plan", "legal_linkage", "missed_contact"}
+    for item in items:
+        assert sla[(item, "high")] < sla[(item, "medium")], item
+
+
 # --------------------------------------------------------------------------- incidents
 
 

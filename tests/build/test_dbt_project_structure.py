@@ -83,3 +83,10 @@ def test_shared_sql_lives_in_macros_not_copied_into_models():
                       "pub_review_findings", "pub_review_incidents", "pub_review_response_kpis"]
     hand_rolled = [n for n, sql in models.items() if re.search(r"\w+\.\w+ >= periods\.period_start", sql)]
     assert hand_rolled == []
+
+
+def test_unit_test_names_fit_a_postgres_identifier():
+    """dbt names a unit test's relation after the test: PostgreSQL cuts identifiers at 63 characters and
+    the build fails there (found: a 79-character name that passed on DuckDB)."""
+    names = [u["name"] for _, doc in _yml_docs() for u in doc.get("unit_tests") or []]
+    assert names and not [n for n in names if len(n) > 63]

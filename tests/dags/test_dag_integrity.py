@@ -209,6 +209,10 @@ def test_the_drill_dag_is_monthly_thin_and_documented(dagbag):
     assert dag.task_ids == ["plan_drill"] and dag.max_active_runs == 1 and dag.catchup is False
     assert dag.timetable.expression == "0 12 1 * *"
     assert "Vigil drill" in dag.doc_md and "dry-run sink" in dag.doc_md
+    from vigil.ingest.drills import KINDS
+
+    assert dag.params["kind"] == "leaver"  # the default stays the leaver drill; incident is the other kind
+    assert dag.params.get_param("kind").schema["enum"] == list(KINDS)
     code = (f"import sys, builtins\nsys.path.insert(0, {str(REPO / 'dags')!r})\nopened = []\n"
             "real_open = builtins.open\nimport airflow.sdk\n"
             "builtins.open = lambda f, *a, **k: (opened.append(str(f)), real_open(f, *a, **k))[1]\n"

@@ -85,7 +85,7 @@ def test_a_bad_contact_names_file_line_and_column(settings, change, column):
 @pytest.mark.parametrize("change, column", [
     (dict(kind="meteor"), "kind"),
     (dict(severity="severe"), "severity"),
-    (dict(location_type="region"), "location_type"),
+    (dict(location_type="district"), "location_type"),
     (dict(started_at="1 March"), "started_at"),
     (dict(reported_at=""), "reported_at"),
     (dict(customers_affected="-1"), "customers_affected"),

@@ -38,7 +38,8 @@ def test_a_planned_drill_reads_back_the_same(tmp_path):
     (dict(account_ids=["ad-100"]), 10, "account_ids", "must start with DRILL-"),
     (dict(account_ids=[]), 10, "account_ids", "non-empty"),
     (dict(account_ids=["DRILL-A1", "DRILL-A1"]), 10, "account_ids", "twice"),
-    (dict(kind="incident"), 4, "kind", "must be one of leaver"),
+    (dict(kind="fire"), 4, "kind", "must be one of leaver, incident"),
+    (dict(kind="incident"), 7, "employee_id", "unknown field (fields of kind incident"),
     (dict(schema="vigil.drill/2"), 2, "schema", "vigil.drill/1"),
     (dict(run_date="2026-03-03"), 5, "run_date", "folder of 2026-03-02"),
     (dict(run_date="2026-3-2"), 5, "run_date", "YYYY-MM-DD"),
@@ -84,6 +85,45 @@ def test_what_counts_as_a_drill_id(value, drill):
     assert is_drill_id(value) is drill
 
 
+def _incident_text(**changes) -> str:
+    doc = new_drill(D, now=NOW, kind="incident").to_dict() | changes
+    return json.dumps({k: v for k, v in doc.items() if v is not ...}, indent=2)
+
+
+def test_a_planned_incident_drill_reads_back_the_same(tmp_path):
+    drill = new_drill(D, now=NOW, kind="incident")
+    write_drill(tmp_path, drill)
+    back = read_drill(tmp_path, D)
+    assert back.to_dict() == drill.to_dict() == {
+        "schema": "vigil.drill/1", "drill_id": "DRILL-20260302-01", "kind": "incident", "run_date": "2026-03-02",
+        "started_at": "2026-03-02T09:30:00Z", "incident_id": "DRILL-I20260302-01", "severity": "high"}
+    assert back.subject_id == "DRILL-I20260302-01" and back.employee_id is None
+
+
+@pytest.mark.parametrize("changes, line, field, says", [
+    (dict(incident_id="INC-7"), 7, "incident_id", "must start with DRILL-"),
+    (dict(severity="severe"), 8, "severity", "must be one of low, medium, high, critical"),
+    (dict(severity=...), 1, "severity", "missing"),
+    (dict(employee_id="DRILL-E1"), 9, "employee_id", "unknown field (fields of kind incident"),
+    (dict(run_date="2026-03-03"), 5, "run_date", "folder of 2026-03-02"),
+])
+def test_each_broken_incident_rule_names_the_file_line_and_field(changes, line, field, says):
+    with pytest.raises(DrillFileError) as e:
+        parse_drill(_incident_text(**changes), "landing/drills/2026-03-02/drill.json", run_date=D)
+    assert (e.value.line, e.value.field) == (line, field) and says in str(e.value)
+
+
+def test_an_incident_drills_row_is_a_marked_incident_of_night_d_in_no_real_place():
+    drill = new_drill(D, now=NOW, kind="incident")
+    (inc,) = drill_rows(drill, "incidents")["incidents"]
+    assert is_drill_id(inc["incident_id"]) and inc["severity"] == "high"
+    assert inc["started_at"].date() == D and inc["reported_at"] > inc["started_at"]  # reported on D: the night sees it
+    assert (inc["location_type"], inc["location"]) == ("channel", "drill")  # no complaint's channel: no real surge
+    assert inc["activated_at"] is inc["restored_at"] is inc["post_review_at"] is None
+    assert drill_rows(drill, "hr") == drill_rows(drill, "iam") == {}  # an incident drill adds no leaver
+    assert drill_rows(new_drill(D, now=NOW), "incidents") == {}  # ...and a leaver drill no incident
+
+
 def test_a_drills_rows_carry_no_pii_and_only_marked_ids():
     drill = new_drill(D, now=NOW)
     (emp,) = drill_rows(drill, "hr")["employees"]
@@ -120,6 +160,15 @@ def test_vigil_drill_plans_once_and_says_where(tmp_path, capsys):
     assert main(["drill", "--landing", str(tmp_path / "nope")]) == 2
     assert main(["drill", "--landing", str(tmp_path), "--date", "2026-03-05", "--system", "A D"]) == 2
     assert main(["drill", "--landing", str(tmp_path), "--date", "2026-13-01"]) == 2
+    capsys.readouterr()
+    assert main(["drill", "--landing", str(tmp_path), "--date", "2026-03-06", "--kind", "fire"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--kind 'fire'" in err and "\n" not in err
+    assert main(["drill", "--landing", str(tmp_path), "--date", "2026-03-06", "--kind", "incident",
+                 "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "DRILL-I20260306-01" in out and "incident" in out
+    assert read_drill(tmp_path, D + dt.timedelta(days=4)).incident_id == "DRILL-I20260306-01"
 
 
 @pytest.mark.parametrize("loaded_night, refused", [(D - dt.timedelta(days=1), False), (D, True)])

@@ -1,7 +1,9 @@
 """Follow night D's drill (docs/drills.md) through what the night did with it, and time each step.
 
 The drill's synthetic leaver went through the night's real path: published as a finding, a
-revocation ticket, a case, an alert, each delivered to the drill channels or the dry-run sink.
+revocation ticket, a case, an alert, each delivered to the drill channels or the dry-run sink. A
+synthetic incident goes through the incident register's: published (pub_incidents), an incident
+case, the severe-incident alert; it has no ticket.
 `follow_drill` reads when each happened from the stores those steps write (the audit log's
 ``published`` event, ``tickets.*``, ``case_delivery.*``, the alert ledger) and records the result:
 the audit event ``drill_result`` (one per drill and run; the review pack's Drills table reads the
@@ -21,6 +23,9 @@ from vigil.store.warehouse import Warehouse
 
 #: The steps the Drills table shows, in the order a drill goes through them.
 STEPS = ("detected", "ticket_issued", "ticket_delivered", "case_opened", "case_delivered", "alert_sent")
+#: The steps each kind of drill goes through (an incident has no ticket: its ticket steps stay null
+#: and are not reported missing).
+STEPS_BY_KIND = {"leaver": STEPS, "incident": ("detected", "case_opened", "case_delivered", "alert_sent")}
 RESULT_EVENT = "drill_result"
 
 
@@ -46,12 +51,15 @@ def _first(wh: Warehouse, con, sql: str, params: tuple, *tables: str) -> dt.date
 
 
 def step_times(wh: Warehouse, drill: Drill, run_date: dt.date, out: Path) -> dict[str, dt.datetime | None]:
-    """When each step of the drill first happened (UTC), or None."""
-    e = drill.employee_id
+    """When each step of the drill first happened (UTC), or None (a step its kind does not go through
+    is None too)."""
+    e = drill.subject_id
     like = f"%{e}%"
+    published, column = (("publish.pub_incidents", "incident_id") if drill.kind == "incident"
+                         else ("publish.pub_leaver_access_exposure", "employee_id"))
     with wh.connection() as con:
-        found = _exists(wh, con, "publish.pub_leaver_access_exposure") and wh.fetchall(
-            con, "SELECT count(*) FROM publish.pub_leaver_access_exposure WHERE employee_id = %s", (e,))[0][0]
+        found = _exists(wh, con, published) and wh.fetchall(
+            con, f"SELECT count(*) FROM {published} WHERE {column} = %s", (e,))[0][0]
         times = {
             "detected": _first(wh, con, "SELECT min(occurred_at) FROM audit.audit_log WHERE event = 'published' "
                                         "AND run_date = %s", (run_date,), "audit.audit_log") if found else None,
@@ -75,7 +83,7 @@ def step_times(wh: Warehouse, drill: Drill, run_date: dt.date, out: Path) -> dic
                          "WHERE s.subject_id = %s AND (d.alert_id IS NOT NULL OR s.status = 'drill_sink')", (e,),
                 "audit.alerts_sent", "audit.alert_deliveries"),
         }
-    return times
+    return {s: (times[s] if s in STEPS_BY_KIND[drill.kind] else None) for s in STEPS}
 
 
 def follow_drill(settings: Settings, run_date: dt.date, run_id: str, *, role: str = "dispatcher") -> dict:
@@ -96,11 +104,13 @@ def follow_drill(settings: Settings, run_date: dt.date, run_id: str, *, role: st
         ensure_audit_log(wh, con)
         append_audit_events(wh, con, [{"event_id": f"drill:{drill.drill_id}:{run_id}", "run_date": run_date,
                                        "event": RESULT_EVENT, "actor": SERVICE_ACTOR, "details": result,
-                                       "run_id": run_id, "subject": drill.employee_id}])
+                                       "run_id": run_id, "subject": drill.subject_id}])
     path = Path(settings.out) / "drills" / run_date.isoformat() / "result.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    missed = [s for s in STEPS if times[s] is None]
-    return {"date": run_date.isoformat(), "drills": 1, "steps_done": len(STEPS) - len(missed),
+    steps = STEPS_BY_KIND[drill.kind]
+    missed = [s for s in steps if times[s] is None]
+    return {"date": run_date.isoformat(), "drills": 1, "kind": drill.kind, "steps_done": len(steps) - len(missed),
+            "steps_total": len(steps),
             "warnings": [f"drill {drill.drill_id}: no {', '.join(missed)} yet (docs/drills.md)"] if missed else [],
             "result": str(path)}

@@ -134,7 +134,7 @@ CONTACT_CHANNELS = ("phone", "email", "letter", "branch", "video")
 CONTACT_OUTCOMES = ("reached", "left_message", "no_answer")
 #: The customer-service emergency plan's incident register (incidents/incidents.csv).
 INCIDENT_KINDS = ("natural_disaster", "cyber", "internal_failure", "public_health", "other")
-INCIDENT_LOCATION_TYPES = ("branch", "channel", "bank_wide")
+INCIDENT_LOCATION_TYPES = ("branch", "region", "channel", "bank_wide")
 INCIDENT_SEVERITIES = ("low", "medium", "high", "critical")
 #: What an ITSM reports back on one of Vigil's cases (docs/cases.md).
 CASE_EVENTS = ("acknowledged", "assigned", "action_taken", "resolved", "reopened", "contacted")
@@ -375,7 +375,7 @@ TABLES: tuple[Table, ...] = (
             _c("started_at", "timestamp", required=True, description="when the incident began"),
             _c("reported_at", "timestamp", required=True, description="when it was reported to the emergency team"),
             _c("location_type", required=True, values=INCIDENT_LOCATION_TYPES),
-            _c("location", description="branch_id or complaint channel; empty for `bank_wide`"),
+            _c("location", description="branch_id, region (seed branch_regions) or complaint channel; empty for `bank_wide`"),
             _c("services_affected", description="free text, e.g. `cards, online banking`"),
             _c("customers_affected", "integer", min_value=0, max_value=100_000_000, description="initial estimate"),
             _c("severity", required=True, values=INCIDENT_SEVERITIES),

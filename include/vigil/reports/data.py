@@ -894,9 +894,10 @@ def _drills(r: _Reader, data: ReviewData) -> None:
                      *(round(secs[s] / 60, 1) if secs.get(s) is not None else None for s, _ in DRILL_STEPS)))
     data.add(Table("Drills", f"Drills of {q.label}: minutes from the drill's start to each step",
                    ["drill_id", "kind", "night", "started_utc", *(c for _, c in DRILL_STEPS)], rows,
-                   note="A drill's synthetic leaver (DRILL- ids) goes through the night's real rules; its ticket "
-                        "and case go to the drill channels or the dry-run sink, never to production; drills count "
-                        "in no KPI or other table. Blank: the step was not reached (docs/drills.md)."))
+                   note="A drill's synthetic leaver or incident (DRILL- ids) goes through the night's real rules; "
+                        "its ticket, case and alerts go to the drill channels or the dry-run sink, never to "
+                        "production; drills count in no KPI or other table. Blank: the step was not reached, or "
+                        "the drill's kind has no such step (an incident has no ticket) (docs/drills.md)."))
 
 
 def _plain(value) -> str:

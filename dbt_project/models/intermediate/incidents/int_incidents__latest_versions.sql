@@ -2,8 +2,9 @@
 -- last line of the file), with its window and place for the complaint impact and surge links.
 --   window_start_date  UTC date of started_at
 --   window_end_date    UTC date of restored_at, or run_date while not restored (never after run_date)
---   A branch incident's place is its branch_id, a channel incident's its complaint channel; a
---   bank_wide incident covers every branch and channel.
+--   A branch incident's place is its branch_id, a region incident's the branches of its region (seed
+--   branch_regions), a channel incident's its complaint channel; a bank_wide incident covers every
+--   branch and channel.
 with versions as (
 
     select

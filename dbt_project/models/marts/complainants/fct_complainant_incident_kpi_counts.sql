@@ -10,7 +10,8 @@
 --                                    media (a count; target per period in kpi_targets)
 --   incident_timeliness              incident steps (report, activation, restoration, post-event
 --                                    review) whose deadline falls in the period, settled (done, or
---                                    past the deadline): share done within it
+--                                    past the deadline): share done within it; a drill's
+--                                    incident (is_drill, docs/drills.md) never counts
 -- A complaint's tier is its person's tier on the night of the event counted (the deadline, the
 -- resolution): the slice of fct_complainant_person_tier_history in force that day (the first slice
 -- for days before Vigil's first night); a person absent from the slice is low. History slices never
@@ -105,7 +106,7 @@ incident_steps as (
 
     {%- for step, due in [('report', 'report_due_date'), ('activate', 'activate_due_date'),
                           ('restore', 'restore_due_date'), ('review', 'post_review_due_date')] %}
-    select {{ due }} as due_date, {{ step }}_on_time as on_time from {{ ref('fct_incidents') }}
+    select {{ due }} as due_date, {{ step }}_on_time as on_time from {{ ref('fct_incidents') }} where not is_drill
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 

@@ -9,10 +9,12 @@
 --   *_on_time          true / false once the step happened; false while it has not happened and
 --                      its deadline passed before the end of run_date; null while still in time
 --   is_review_overdue  restored, no post-event review, run_date after post_review_due_date
---   impact             complaints received in the incident's place (branch_id, channel, or every
---                      complaint for bank_wide) per day of the window, against the incident_baseline_days
---                      before it started; satisfaction of those complaints against the baseline's
+--   impact             complaints received in the incident's place (branch_id, the branches of the
+--                      region (seed branch_regions), channel, or every complaint for bank_wide) per
+--                      day of the window, against the incident_baseline_days before it started; satisfaction of those complaints against the baseline's
 --   is_severe          severity in incident_severe_levels: alerted to the emergency leadership at once
+--   is_drill           a drill's synthetic incident (DRILL- id, docs/drills.md): handled as any
+--                      incident (case, alert to the drill teams), never counted in a KPI or the pack
 {%- set end_of_run_date = utc_instant(run_date_sql(), '23:59:59') %}
 with incidents as (
 
@@ -28,9 +30,11 @@ targets as (
 
 complaints as (
 
-    select received_date, branch_id, channel, satisfaction
-    from {{ ref('int_complaints__deadlines') }}
-    where received_date <= {{ run_date_sql() }}
+    select deadlines.received_date, deadlines.branch_id, regions.region, deadlines.channel, deadlines.satisfaction
+    from {{ ref('int_complaints__deadlines') }} as deadlines
+    left join {{ ref('branch_regions') }} as regions
+        on deadlines.branch_id = regions.branch_id
+    where deadlines.received_date <= {{ run_date_sql() }}
 
 ),
 
@@ -48,6 +52,7 @@ impact as (
         and complaints.received_date <= incidents.window_end_date
         and (incidents.location_type = 'bank_wide'
              or (incidents.location_type = 'branch' and complaints.branch_id = incidents.location)
+             or (incidents.location_type = 'region' and complaints.region = incidents.location)
              or (incidents.location_type = 'channel' and complaints.channel = incidents.location))
     group by incidents.incident_id
 
@@ -145,6 +150,7 @@ select
     {{ dbt.cast('impact.satisfaction_window', 'decimal(6,2)') }} as satisfaction_window,
     {{ dbt.cast('impact.satisfaction_baseline', 'decimal(6,2)') }} as satisfaction_baseline,
     {{ dbt.cast('coalesce(surges.n_linked_surges, 0)', dbt.type_int()) }} as n_linked_surges,
+    {{ dbt.cast(is_drill('timed.incident_id'), dbt.type_boolean()) }} as is_drill,
     {{ run_date_sql() }} as as_of_date,
     {{ dbt.cast("'" ~ var('policy_version') ~ "'", dbt.type_string()) }} as policy_version
 from timed
