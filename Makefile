@@ -33,7 +33,7 @@ demo-urgent: install
 # On both cores: pytest-xdist, one work unit per test file (tests/conftest.py). For your own loop:
 #   .venv/bin/python -m pytest -m "not slow"      (a single file or -k runs in one process)
 test: install services
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 # The nightly DAG under Airflow itself, on the demo data (run `make demo` first).
 AIRFLOW_ENV = AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \

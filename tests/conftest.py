@@ -21,23 +21,34 @@ os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFL
 os.environ.pop("VIGIL_PSEUDONYMISATION_KEY", None)  # each test states the key it uses
 
 
+def _work_unit(nodeid: str) -> str:
+    path = nodeid.split("::")[0]
+    # the files that start a real Airflow share one unit: two Airflows never fight over two cores
+    return "realairflow" if path.startswith("tests/dags/test_airflow_") else path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs on both cores (pytest-xdist): one work unit per test file, so a file's module
+    fixtures are built once, as in a run on one core."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return ByFile(config, log)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """`make test` runs on both cores (pytest-xdist, --dist loadgroup): one work unit per test file, so
-    a file's module fixtures are built once; the files that start a real Airflow share one unit, so two
-    Airflows never fight over two cores; the units with the most slow tests go first, so both workers
-    finish together."""
-    if config.getoption("dist", "no") == "no":
+    """On an xdist worker: the units with the most slow tests go first, so both workers finish together."""
+    if not hasattr(config, "workerinput"):
         return
-    unit_of = {}
+    slow: dict[str, int] = {}
     for item in items:
-        unit = "realairflow" if item.get_closest_marker("realairflow") else item.nodeid.split("::")[0]
-        unit_of[item.nodeid] = unit
-        item.add_marker(pytest.mark.xdist_group(unit))
-    slow = {}
-    for item in items:
-        slow[unit_of[item.nodeid]] = slow.get(unit_of[item.nodeid], 0) + bool(item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -slow[unit_of[item.nodeid]])
+        unit = _work_unit(item.nodeid)
+        slow[unit] = slow.get(unit, 0) + bool(item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[_work_unit(item.nodeid)])
 
 
 @pytest.fixture
