@@ -14,6 +14,10 @@ from fixtures.postgres import fresh_database
 
 # Airflow reads its configuration at import time: isolate it before any test imports it.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="vigil-airflow-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # each xdist worker its own Airflow home and metadata database (the controller's would be shared)
+    os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
