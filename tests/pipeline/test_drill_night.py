@@ -80,16 +80,25 @@ def nights(tmp_path_factory):
     return out
 
 
-def test_a_drill_night_reaches_the_drill_sink_only(nights):
-    n = nights["drill"]
-    s = n["settings"]
-    # production received the real leaver's ticket and case, and nothing of the drill
+def assert_production_saw_nothing_of_the_drill(n: dict) -> None:
+    """Production received the real leaver's ticket and case, and nothing of the drill."""
     assert n["scim"] and n["hook"]
     assert not any("DRILL-" in json.dumps(r, default=str) for r in n["scim"])
     assert not any(b"DRILL-" in r["body"] for r in n["hook"])
-    # the drill sink holds the drill's ticket and its case
+
+
+def drill_sink_files(s) -> dict[str, str]:
+    """The drill sink's JSONL files by their first folder (a ticket's system, or cases)."""
     sink = Path(s.out) / "drill-sink"
-    written = {p.relative_to(sink).parts[0]: p.read_text() for p in sink.rglob("*.jsonl")}
+    return {p.relative_to(sink).parts[0]: p.read_text() for p in sink.rglob("*.jsonl")}
+
+
+def test_a_drill_night_reaches_the_drill_sink_only(nights):
+    n = nights["drill"]
+    s = n["settings"]
+    assert_production_saw_nothing_of_the_drill(n)
+    # the drill sink holds the drill's ticket and its case
+    written = drill_sink_files(s)
     assert "DRILL-E20260302-01" in written.get("AD", "")  # the ticket, filed under its system
     assert "DRILL-E20260302-01" in written.get("cases", "")
     # the alert went to no production team (no alerting config): the dry-run sink
@@ -145,13 +154,9 @@ INCIDENT = "DRILL-I20260302-01"
 def test_an_incident_drill_reaches_the_drill_sink_only(nights):
     n = nights["incident"]
     s = n["settings"]
-    # production received the real leaver's ticket and case, and nothing of the drill
-    assert n["scim"] and n["hook"]
-    assert not any("DRILL-" in json.dumps(r, default=str) for r in n["scim"])
-    assert not any(b"DRILL-" in r["body"] for r in n["hook"])
+    assert_production_saw_nothing_of_the_drill(n)
     # the drill sink holds the incident's case (no ticket: an incident has none)
-    sink = Path(s.out) / "drill-sink"
-    written = {p.relative_to(sink).parts[0]: p.read_text() for p in sink.rglob("*.jsonl")}
+    written = drill_sink_files(s)
     assert INCIDENT in written.get("cases", "") and set(written) == {"cases"}
     case = next(json.loads(line) for line in written["cases"].splitlines() if INCIDENT in line)
     assert case["kind"] == "incident" and case["subject_id"] == INCIDENT
