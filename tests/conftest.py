@@ -45,14 +45,15 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """On an xdist worker: the units with the most slow tests go first, so both workers finish together."""
+    """On an xdist worker: the real-Airflow unit (the longest, ~9 min) first, then the units with the most
+    slow tests, so both workers finish together."""
     if not hasattr(config, "workerinput"):
         return
     slow: dict[str, int] = {}
     for item in items:
         unit = _work_unit(item.nodeid)
         slow[unit] = slow.get(unit, 0) + bool(item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -slow[_work_unit(item.nodeid)])
+    items.sort(key=lambda item: (_work_unit(item.nodeid) != "realairflow", -slow[_work_unit(item.nodeid)]))
 
 
 @pytest.fixture
